@@ -1,0 +1,94 @@
+"""The message bus: runs a command's handler in a fresh unit of work, once per idempotency key."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from aequatio.application.commands import Command
+from aequatio.application.context import CommandContext, Principal
+from aequatio.application.handlers import HANDLERS, Handler
+from aequatio.application.ports import IdempotencyClaim
+from aequatio.application.results import CommandResult
+from aequatio.application.unit_of_work import UnitOfWork
+from aequatio.domain.errors import Conflict, ErrorCode, InvalidInput
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+UnitOfWorkFactory = Callable[[CommandContext], UnitOfWork]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fingerprint(command: Command) -> str:
+    """A digest of the command's content (not its key): same key, other content is an error."""
+    content = {k: v for k, v in dataclasses.asdict(command).items() if k != "idempotency_key"}
+    canonical = json.dumps(
+        {"command": type(command).__name__, "content": content}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class MessageBus:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        handlers: Mapping[type[Command], Handler] = HANDLERS,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._handlers = handlers
+
+    async def handle(
+        self,
+        command: Command,
+        principal: Principal,
+        *,
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+        traceparent: str | None = None,
+    ) -> CommandResult:
+        handler = self._handlers[type(command)]
+        context = CommandContext(
+            principal=principal,
+            now=self._clock(),
+            correlation_id=correlation_id or uuid4(),
+            causation_id=causation_id,
+            traceparent=traceparent,
+        )
+        async with self._uow_factory(context) as uow:
+            if command.idempotency_key is not None:
+                replay = await self._claim(uow, command, command.idempotency_key)
+                if replay is not None:
+                    return replay
+            return await handler(command, uow)
+
+    async def _claim(self, uow: UnitOfWork, command: Command, key: str) -> CommandResult | None:
+        """Return the first result for this key, or arm the unit of work to remember ours."""
+        if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise InvalidInput(
+                ErrorCode.TEXT_TOO_LONG,
+                f"an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+                field="idempotency_key",
+            )
+        subject = uow.context.principal.subject
+        digest = fingerprint(command)
+        stored = await uow.idempotency.claim(subject, key)
+        if stored is None:
+            uow.claim = IdempotencyClaim(subject, key, type(command).__name__, digest)
+            return None
+        if stored.fingerprint != digest:
+            raise Conflict(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "this idempotency key was used for a different command",
+                field="idempotency_key",
+            )
+        return stored.result.as_replay()

@@ -1,0 +1,74 @@
+"""Per group and month: ledger revision and the invoice that closed it (``group_periods``)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aequatio.application.ports import CalendarRepository
+from aequatio.domain.calendar import Month, PeriodCalendar
+from aequatio.persistence.tables import group_periods
+
+
+class SqlCalendarRepository(CalendarRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__()
+        self._connection = connection
+
+    async def load(self, group_id: UUID) -> PeriodCalendar:
+        rows = await self._connection.execute(
+            select(group_periods).where(group_periods.c.group_id == group_id)
+        )
+        closed: set[Month] = set()
+        revisions: dict[Month, int] = {}
+        for row in rows:
+            month = Month.parse(row.month)
+            revisions[month] = row.revision
+            if row.invoice_id is not None:
+                closed.add(month)
+        return PeriodCalendar(closed=frozenset(closed), revisions=revisions)
+
+    async def save_changes(self) -> None:
+        for group_id, months in self.touched.items():
+            # Months in ascending order so concurrent writers lock rows in the same order.
+            rows = [
+                {"group_id": group_id, "month": month.first_day, "revision": 1}
+                for month in sorted(months)
+            ]
+            if rows:
+                upsert = pg_insert(group_periods).values(rows)
+                await self._connection.execute(
+                    upsert.on_conflict_do_update(
+                        constraint="pk_group_periods",
+                        set_={"revision": group_periods.c.revision + 1},
+                    )
+                )
+        for group_id, closing_months, invoice_id in self.closing:
+            upsert = pg_insert(group_periods).values(
+                [
+                    {
+                        "group_id": group_id,
+                        "month": month.first_day,
+                        "revision": 0,
+                        "invoice_id": invoice_id,
+                    }
+                    for month in sorted(closing_months)
+                ]
+            )
+            await self._connection.execute(
+                upsert.on_conflict_do_update(
+                    constraint="pk_group_periods", set_={"invoice_id": invoice_id}
+                )
+            )
+        for group_id, invoice_id in self.reopening:
+            await self._connection.execute(
+                update(group_periods)
+                .where(
+                    group_periods.c.group_id == group_id,
+                    group_periods.c.invoice_id == invoice_id,
+                )
+                .values(invoice_id=None)
+            )
