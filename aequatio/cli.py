@@ -1,0 +1,105 @@
+"""The ``aequatio`` command: serve, migrate, and the published schemas."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from aequatio.bootstrap import open_database
+from aequatio.config import Settings
+from aequatio.events.catalog import EVENTS
+from aequatio.events.schemas import check, export
+from aequatio.persistence.database import REPOSITORY_ROOT
+from aequatio.persistence.database import migrate as run_migrations
+
+app = typer.Typer(no_args_is_help=True, help="aequatio: a family's expenses, split to the cent.")
+schema_app = typer.Typer(no_args_is_help=True, help="Published event schemas (schemas/).")
+app.add_typer(schema_app, name="schema")
+
+DEFAULT_SCHEMAS = REPOSITORY_ROOT / "schemas"
+SchemasRoot = Annotated[Path, typer.Option(help="Folder of the published schemas.")]
+
+log = logging.getLogger("aequatio")
+
+
+@app.callback()
+def main() -> None:
+    logging.basicConfig(
+        level=Settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+@app.command("migrate")
+def migrate_command(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the configured database (or the embedded one) to REVISION."""
+    database = open_database(Settings())
+    try:
+        run_migrations(database.url, revision)
+        typer.echo(f"database at {revision}")
+    finally:
+        database.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="API processes.")] = 1,
+) -> None:
+    """Run the API; without AEQUATIO_DATABASE_URL on an embedded PostgreSQL in the data folder."""
+    settings = Settings()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into a normal exit so the
+    # embedded database below is released and the process exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    database = open_database(settings)
+    try:
+        run_migrations(database.url)
+        # Worker processes read the URL from the environment, like any configured server.
+        os.environ["AEQUATIO_DATABASE_URL"] = database.url
+        where = (
+            "embedded PostgreSQL in " + str(settings.data_dir)
+            if database.embedded
+            else "PostgreSQL"
+        )
+        log.info("database ready (%s)", where)
+        uvicorn.run(
+            "aequatio.api.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        database.close()
+
+
+@schema_app.command("export")
+def schema_export(root: SchemasRoot = DEFAULT_SCHEMAS) -> None:
+    """Write the JSON Schema of every event version (refuses breaking changes)."""
+    report = export(EVENTS, root)
+    if not report.ok:
+        for line in report.lines():
+            typer.echo(line, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"schemas written to {root}")
+
+
+@schema_app.command("check")
+def schema_check(root: SchemasRoot = DEFAULT_SCHEMAS) -> None:
+    """Fail when the code and the published schemas differ."""
+    report = check(EVENTS, root)
+    if not report.ok:
+        for line in report.lines():
+            typer.echo(line, err=True)
+        raise typer.Exit(1)
+    typer.echo("schemas match the code")

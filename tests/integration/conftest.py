@@ -1,0 +1,94 @@
+"""Integration fixtures: a real PostgreSQL at 127.0.0.1:5432, a fresh database per test.
+
+The schema is migrated once into a template database per run; each test gets a copy
+(``CREATE DATABASE ... TEMPLATE``) that is dropped afterwards. An unreachable server is a
+failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aequatio.application.bus import MessageBus
+from aequatio.bootstrap import Application, bootstrap
+from aequatio.config import Settings
+from aequatio.persistence.database import create_engine, migrate
+
+ADMIN_DSN = os.environ.get(
+    "AEQUATIO_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def asyncpg_url(database: str) -> str:
+    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{database}"
+
+
+async def _admin(sql: str) -> None:
+    try:
+        connection = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    except (OSError, asyncpg.PostgresError) as error:
+        pytest.fail(f"PostgreSQL at {ADMIN_DSN} is unreachable: {error!r}", pytrace=False)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def template_database() -> Iterator[str]:
+    name = f"aeq_tpl_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    migrate(asyncpg_url(name))
+    yield name
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(template_database: str) -> AsyncIterator[str]:
+    name = f"aeq_t_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield asyncpg_url(name)
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_database_url() -> AsyncIterator[str]:
+    """A database with no schema at all (for migration tests)."""
+    name = f"aeq_e_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    yield asyncpg_url(name)
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def application(database_url: str) -> AsyncIterator[Application]:
+    app = bootstrap(
+        Settings(database_pool_size=25, database_max_overflow=5), database_url=database_url
+    )
+    yield app
+    await app.aclose()
+
+
+@pytest.fixture
+def engine(application: Application) -> AsyncEngine:
+    return application.engine
+
+
+@pytest.fixture
+def bus(application: Application) -> MessageBus:
+    return application.bus
+
+
+@pytest.fixture
+async def raw_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
