@@ -54,7 +54,9 @@ def _largest_remainder(quotas: dict[K, Fraction], target: int, *, seed: str) -> 
         return {}
     floors = {key: quota.numerator // quota.denominator for key, quota in quotas.items()}
     leftover = target - sum(floors.values())
-    if not 0 <= leftover <= len(quotas):
+    # Only a quota with a fractional part can be rounded up; a whole quota is its own ceiling.
+    fractional = sum(1 for quota in quotas.values() if quota.denominator != 1)
+    if not 0 <= leftover <= fractional:
         raise ValueError("target is not reachable by rounding the quotas")
     # Stable key order (by text form) makes the rotation independent of input order.
     ordered = sorted(quotas, key=str)
