@@ -15,6 +15,8 @@ from aequatio.domain.errors import ErrorCode, InvalidInput
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2099, 12, 31)
 MAX_PERIOD_MONTHS = 12
+#: A period may end right after the last valid date (so December 2099 can be split).
+PERIOD_END_LIMIT = date(2100, 1, 1)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -68,7 +70,8 @@ class Period:
     def of(cls, start: date, end: date, *, field: str = "period") -> Period:
         """Validate a requested period: month-aligned, non-empty, at most a year."""
         require_date(start, field=f"{field}.start")
-        require_date(end, field=f"{field}.end")
+        if end != PERIOD_END_LIMIT:
+            require_date(end, field=f"{field}.end")
         if start.day != 1 or end.day != 1:
             raise InvalidInput(
                 ErrorCode.PERIOD_INVALID,

@@ -64,7 +64,7 @@ def _parse_rate(text: str, *, field: str) -> Decimal:
         raise InvalidInput(
             ErrorCode.RATE_INVALID, "a rate is a decimal number", field=field
         ) from None
-    exponent = rate.as_tuple().exponent
+    exponent = rate.normalize().as_tuple().exponent if rate.is_finite() else 0
     if (
         not rate.is_finite()
         or rate <= 0
