@@ -75,7 +75,7 @@ class MessageBus:
         """Return the first result for this key, or arm the unit of work to remember ours."""
         if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
             raise InvalidInput(
-                ErrorCode.TEXT_TOO_LONG,
+                ErrorCode.TEXT_EMPTY if not key.strip() else ErrorCode.TEXT_TOO_LONG,
                 f"an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
                 field="idempotency_key",
             )

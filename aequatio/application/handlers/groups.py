@@ -29,6 +29,8 @@ async def handle_create_group(cmd: CreateGroup, uow: UnitOfWork) -> CommandResul
 async def handle_add_member(cmd: AddMember, uow: UnitOfWork) -> CommandResult:
     actor = await acting_user_id(uow)
     group = await load_group(uow, cmd.group_id)
+    # Rights first: someone who may not add members learns nothing about the user or role.
+    group.require_manager(actor)
     role = Role.parse(cmd.role)
     if not await uow.users.existing([cmd.user_id]):
         raise NotFound(ErrorCode.UNKNOWN_USER, "no such user", field="user_id")

@@ -17,6 +17,8 @@ from aequatio.domain.splitting import Conversion, SplitImpossible, compute_split
 async def handle_request_split(cmd: RequestSplit, uow: UnitOfWork) -> CommandResult:
     actor = await acting_user_id(uow)
     group = await load_group(uow, cmd.group_id)
+    # Rights first: a non-member learns nothing about the group's pending splits.
+    group.require_active_member(actor)
     period = Period.of(cmd.period_start, cmd.period_end)
     conversion = (
         Conversion.parse(cmd.conversion.currency, dict(cmd.conversion.rates))
@@ -31,7 +33,6 @@ async def handle_request_split(cmd: RequestSplit, uow: UnitOfWork) -> CommandRes
                 "a split of this period with other options is being computed",
                 field="period",
             )
-        group.require_active_member(actor)
         return await uow.commit(pending)
     split = Split.request(
         split_id=uuid4(),
