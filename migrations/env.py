@@ -10,10 +10,18 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from aequatio.persistence.tables import metadata
+from aequatio.persistence.tables import metadata as write_metadata
+from aequatio.projections.tables import READ_SCHEMA
+from aequatio.projections.tables import metadata as read_metadata
 
 config = context.config
-target_metadata = metadata
+target_metadata = [write_metadata, read_metadata]
+#: Schemas the migrations own; replay's temporary ``read_rebuild_*`` schemas are not compared.
+MANAGED_SCHEMAS = {None, "public", READ_SCHEMA}
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    return name in MANAGED_SCHEMAS if type_ == "schema" else True
 
 
 def database_url() -> str:
@@ -32,13 +40,21 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         compare_type=True,
+        include_schemas=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_schemas=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

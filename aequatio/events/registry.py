@@ -55,6 +55,13 @@ class EventRegistry:
         except KeyError:
             raise UnknownEvent(event_type) from None
 
+    def routing_key(self, event_type: str) -> str:
+        """``<context>.<aggregate>.<event>`` of an event type (from its latest model)."""
+        return self.model(event_type, self.latest_version(event_type)).routing_key()
+
+    def event_types(self) -> list[str]:
+        return sorted(self._latest)
+
     def models(self) -> list[type[EventPayload]]:
         """Every registered model, ordered by type then version."""
         return [self._models[key] for key in sorted(self._models)]

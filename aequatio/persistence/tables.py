@@ -239,6 +239,8 @@ events_outbox = Table(
     _timestamp("published_at", nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text, nullable=True),
+    #: After a failed publish the row waits until then (exponential backoff per row).
+    _timestamp("next_attempt_at", nullable=True),
     Index(
         "ix_events_outbox_unpublished",
         "position",

@@ -1,0 +1,149 @@
+"""Applying one event to one projection exactly once, in per-aggregate order.
+
+In one transaction: a tracking row ``(consumer, event_id)`` (a conflict means a duplicate:
+skip), the aggregate's stream position locked, missing earlier versions read from the event
+store and applied first (a gap is filled, never skipped), the event applied, the position
+moved. A live applier holds a shared advisory lock on its projection for the transaction, so
+a replay's swap (which takes it exclusively) never races a live write.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from aequatio.events.envelope import Envelope
+from aequatio.events.registry import EventRegistry
+from aequatio.persistence.event_store import envelope_of
+from aequatio.persistence.tables import events_store
+from aequatio.projections.base import Projection
+from aequatio.projections.tables import processed_events, stream_positions
+
+
+class GapNotFilled(RuntimeError):
+    """Earlier events of the aggregate are not in the event store (yet); retry later."""
+
+
+def projection_lock_key(projection: Projection) -> int:
+    """A stable 32-bit key for the projection's advisory lock."""
+    return zlib.crc32(f"aequatio:{projection.consumer}".encode())
+
+
+async def apply_event(
+    connection: AsyncConnection,
+    projection: Projection,
+    envelope: Envelope,
+    registry: EventRegistry,
+    *,
+    position: int | None = None,
+) -> bool:
+    """Apply ``envelope`` (and any missing predecessors) once; False if it was a duplicate."""
+    if not await _track(connection, projection, envelope, position):
+        return False
+    applied = await _lock_stream(connection, projection, envelope)
+    if envelope.aggregate_version <= applied:
+        return False
+    if envelope.aggregate_version > applied + 1:
+        for missing in await _missing(connection, envelope, applied):
+            if await _track(connection, projection, missing, None):
+                await projection.apply(connection, missing, registry.payload_of(missing))
+    await projection.apply(connection, envelope, registry.payload_of(envelope))
+    await connection.execute(
+        update(stream_positions)
+        .where(
+            stream_positions.c.consumer == projection.consumer,
+            stream_positions.c.aggregate_id == envelope.aggregate_id,
+        )
+        .values(version=envelope.aggregate_version)
+    )
+    return True
+
+
+async def _track(
+    connection: AsyncConnection, projection: Projection, envelope: Envelope, position: int | None
+) -> bool:
+    if position is None:
+        position = (
+            await connection.execute(
+                select(events_store.c.position).where(events_store.c.event_id == envelope.event_id)
+            )
+        ).scalar_one()
+    inserted = await connection.execute(
+        pg_insert(processed_events)
+        .values(
+            consumer=projection.consumer,
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            aggregate_id=envelope.aggregate_id,
+            aggregate_version=envelope.aggregate_version,
+            position=position,
+        )
+        .on_conflict_do_nothing()
+        .returning(processed_events.c.event_id)
+    )
+    return inserted.first() is not None
+
+
+async def _lock_stream(
+    connection: AsyncConnection, projection: Projection, envelope: Envelope
+) -> int:
+    await connection.execute(
+        pg_insert(stream_positions)
+        .values(consumer=projection.consumer, aggregate_id=envelope.aggregate_id, version=0)
+        .on_conflict_do_nothing()
+    )
+    return int(
+        (
+            await connection.execute(
+                select(stream_positions.c.version)
+                .where(
+                    stream_positions.c.consumer == projection.consumer,
+                    stream_positions.c.aggregate_id == envelope.aggregate_id,
+                )
+                .with_for_update()
+            )
+        ).scalar_one()
+    )
+
+
+async def _missing(connection: AsyncConnection, envelope: Envelope, applied: int) -> list[Envelope]:
+    rows = (
+        await connection.execute(
+            select(events_store)
+            .where(
+                events_store.c.aggregate_id == envelope.aggregate_id,
+                events_store.c.aggregate_version > applied,
+                events_store.c.aggregate_version < envelope.aggregate_version,
+            )
+            .order_by(events_store.c.aggregate_version)
+        )
+    ).all()
+    if len(rows) != envelope.aggregate_version - applied - 1:
+        raise GapNotFilled(
+            f"{envelope.aggregate_id}: versions {applied + 1}..{envelope.aggregate_version - 1} "
+            "are not all in the event store"
+        )
+    return [envelope_of(row) for row in rows]
+
+
+class ProjectionHandler:
+    """The consumer-loop handler of one projection (live consumption)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        projection: Projection,
+        registry: EventRegistry,
+    ) -> None:
+        self._engine = engine
+        self._projection = projection
+        self._registry = registry
+        self._lock_key = projection_lock_key(projection)
+
+    async def __call__(self, envelope: Envelope) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(select(func.pg_advisory_xact_lock_shared(self._lock_key)))
+            await apply_event(connection, self._projection, envelope, self._registry)
