@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,9 @@ RECONNECT_INITIAL_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 15.0
 CONFIRM_TIMEOUT_SECONDS = 30.0
 _NETWORK_ERRORS = (AMQPError, ConnectionError, OSError, asyncio.TimeoutError, RuntimeError)
+#: Live-subscription queues are named by us: the broker refuses to declare a server-named
+#: ``amq.gen-*`` queue again, which every (re)subscription does.
+TEMPORARY_QUEUE_PREFIX = "aequatio.live."
 
 
 def _header_value(value: Any) -> HeaderValue:
@@ -121,13 +125,15 @@ class _AmqpConsumer(Consumer):
 
         consume = await channel.basic_consume(self.queue, on_message, no_ack=False)
         self._channel, self._tag = channel, consume.consumer_tag
-        channel.closing.add_done_callback(lambda _: self._channel_closed(channel))
+        channel.closing.add_done_callback(lambda _: self._channel_closed(channel, connection))
 
-    def _channel_closed(self, channel: aiormq.abc.AbstractChannel) -> None:
+    def _channel_closed(
+        self, channel: aiormq.abc.AbstractChannel, connection: aiormq.abc.AbstractConnection
+    ) -> None:
         """Only this channel closed (the connection lives on): subscribe again."""
         if self._stopping or channel is not self._channel:
             return
-        self._transport.reattach_later(self)
+        self._transport.reattach_later(self, connection)
 
     async def _work(self) -> None:
         while (delivery := await self._inbox.get()) is not None:
@@ -182,12 +188,19 @@ class AmqpTransport(Transport):
 
     async def _connect(self) -> None:
         connection = await aiormq.connect(self._url)
-        self._publisher = await connection.channel(publisher_confirms=True)
-        self._connection = connection
-        if self._topology is not None:
-            await self._declare(self._topology)
-        for consumer in list(self._consumers):
-            await consumer.attach(connection)
+        try:
+            self._publisher = await connection.channel(publisher_confirms=True)
+            self._connection = connection
+            if self._topology is not None:
+                await self._declare(self._topology)
+            for consumer in list(self._consumers):
+                await consumer.attach(connection)
+        except BaseException:
+            # Half-way is no way: left open, this connection would keep the consumers
+            # attached so far subscribed next to those of the next attempt.
+            with contextlib.suppress(*_NETWORK_ERRORS):
+                await connection.close()
+            raise
         self._connected.set()
         log.info("connected to the broker")
 
@@ -312,7 +325,11 @@ class AmqpTransport(Transport):
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int) -> Consumer:
         connection = self._require_connection()
         consumer = _AmqpConsumer(self, queue, handler, prefetch)
-        await consumer.attach(connection)
+        try:
+            await consumer.attach(connection)
+        except BaseException:
+            await consumer.cancel()  # no subscription: stop its worker too
+            raise
         self._consumers.append(consumer)
         return consumer
 
@@ -321,17 +338,25 @@ class AmqpTransport(Transport):
             self._consumers.remove(consumer)
         self._temporary.pop(consumer.queue, None)
 
-    def reattach_later(self, consumer: _AmqpConsumer) -> None:
-        task = asyncio.create_task(self._reattach(consumer), name=f"reattach {consumer.queue}")
+    def reattach_later(
+        self, consumer: _AmqpConsumer, connection: aiormq.abc.AbstractConnection
+    ) -> None:
+        task = asyncio.create_task(
+            self._reattach(consumer, connection), name=f"reattach {consumer.queue}"
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _reattach(self, consumer: _AmqpConsumer) -> None:
+    async def _reattach(
+        self, consumer: _AmqpConsumer, connection: aiormq.abc.AbstractConnection
+    ) -> None:
+        """Subscribe again on ``connection``, where only the consumer's channel closed."""
         delay = RECONNECT_INITIAL_SECONDS
         while consumer in self._consumers and not self._closing:
-            connection = self._connection
-            if connection is None or connection.is_closed:
-                return  # the supervisor re-attaches every consumer after reconnecting
+            if connection is not self._connection or connection.is_closed:
+                # The connection itself went: the supervisor re-attaches every consumer on the
+                # next one (attaching here too would subscribe the consumer twice).
+                return
             try:
                 await consumer.attach(connection)
                 return
@@ -353,8 +378,8 @@ class AmqpTransport(Transport):
         connection = self._require_connection()
         channel = await connection.channel(publisher_confirms=False)
         try:
-            declared = await channel.queue_declare("", exclusive=True, auto_delete=True)
-            name = declared.queue or ""
+            name = f"{TEMPORARY_QUEUE_PREFIX}{uuid.uuid4().hex}"
+            await channel.queue_declare(name, exclusive=True, auto_delete=True)
             for pattern in patterns:
                 await channel.queue_bind(name, DOMAIN_EVENTS, routing_key=pattern)
             self._temporary[name] = tuple(patterns)

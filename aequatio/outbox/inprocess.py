@@ -9,11 +9,10 @@ again on the next start, and the consumers skip what they already applied.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from aequatio.outbox.messages import Delivery, InboundMessage, OutboundMessage, PublishOutcome
@@ -52,11 +51,14 @@ class _Queue:
             self.ready.append(entry)
         self.available.set()
 
-    async def take(self) -> _Entry:
-        while not self.ready:
+    async def take(self, stopping: Callable[[], bool]) -> _Entry | None:
+        """The next message, or ``None`` once ``stopping()`` (checked whenever woken)."""
+        while not stopping():
+            if self.ready:
+                return self.ready.popleft()
             self.available.clear()
             await self.available.wait()
-        return self.ready.popleft()
+        return None
 
 
 class _MemoryDelivery(Delivery):
@@ -79,8 +81,23 @@ class _MemoryDelivery(Delivery):
         message = self._entry.message
         again = replace(message, redelivered=True, delivery_count=message.delivery_count + 1)
         limit = self._queue.delivery_limit
-        if limit is not None and again.delivery_count >= limit and self._queue.dead_letter_queue:
-            self._transport.route_dead_letter(self._queue.dead_letter_queue, again)
+        dead_letter_queue = self._queue.dead_letter_queue
+        # As in RabbitMQ's quorum queues the limit counts redeliveries: a message is dead-lettered
+        # when it comes back more than ``limit`` times (delivered ``limit + 1`` times in all).
+        if limit is not None and again.delivery_count > limit and dead_letter_queue:
+            # Dead-lettered as the broker does it: under the dead-letter routing key, a fresh
+            # message in its new queue, with why and from where in the headers.
+            dead = InboundMessage(
+                routing_key=dead_letter_queue,
+                body=message.body,
+                message_id=message.message_id,
+                headers={
+                    **message.headers,
+                    "x-first-death-queue": self._queue.name,
+                    "x-first-death-reason": "delivery_limit",
+                },
+            )
+            self._transport.route_dead_letter(dead_letter_queue, dead)
             _resolve(self._entry.settled)
             return
         self._queue.put(_Entry(again, self._entry.settled), front=True)
@@ -100,11 +117,7 @@ class _MemoryConsumer(Consumer):
         self._task = asyncio.create_task(self._run(), name=f"consume {queue.name}")
 
     async def _run(self) -> None:
-        while not self._stopping:
-            entry = await self.queue.take()
-            if self._stopping:
-                self.queue.put(entry, front=True)
-                return
+        while (entry := await self.queue.take(lambda: self._stopping)) is not None:
             delivery = _MemoryDelivery(self._transport, self.queue, entry)
             try:
                 await self._handler(delivery)
@@ -117,11 +130,12 @@ class _MemoryConsumer(Consumer):
 
     async def cancel(self) -> None:
         self._stopping = True
+        # The message in hand finishes; a waiting take() is woken and returns None.
         self.queue.available.set()
-        # The message in hand finishes; a waiting take() is woken and returns.
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await self._task
-        self._transport.release(self)
+        finally:
+            self._transport.release(self)
 
 
 class InProcessTransport(Transport):
@@ -189,7 +203,10 @@ class InProcessTransport(Transport):
                 routing_key=outbound.routing_key,
                 body=outbound.body,
                 message_id=outbound.message_id,
-                headers=dict(outbound.headers),
+                # Like the AMQP adapter, a header without a value is not sent at all.
+                headers={
+                    key: value for key, value in outbound.headers.items() if value is not None
+                },
             )
             settled: list[asyncio.Future[None]] = []
             for queue in queues:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -23,6 +26,11 @@ from aequatio.persistence.database import create_engine, migrate
 
 ADMIN_DSN = os.environ.get(
     "AEQUATIO_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+AMQP_HOST = os.environ.get("AEQUATIO_TEST_AMQP_HOST", "127.0.0.1:5672")
+#: How to run rabbitmqctl (CI with a broker container sets ``docker exec <id> rabbitmqctl``).
+RABBITMQCTL = shlex.split(
+    os.environ.get("AEQUATIO_TEST_RABBITMQCTL", shutil.which("rabbitmqctl") or "rabbitmqctl")
 )
 
 
@@ -75,6 +83,26 @@ async def application(database_url: str) -> AsyncIterator[Application]:
     )
     yield app
     await app.aclose()
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Broker administration for tests (vhosts, connections); an error fails the test."""
+    done = subprocess.run(  # noqa: S603 - fixed program, test-controlled arguments
+        [*RABBITMQCTL, "-q", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}", pytrace=False)
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """A virtual host of this test run on the local RabbitMQ, deleted afterwards."""
+    vhost = f"aequatio-test-{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
+    rabbitmqctl("delete_vhost", vhost)
 
 
 @pytest.fixture
