@@ -15,6 +15,9 @@ from aequatio.application.bus import MessageBus, utc_now
 from aequatio.application.context import CommandContext
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.config import Settings
+from aequatio.outbox.amqp import AmqpTransport
+from aequatio.outbox.inprocess import InProcessTransport
+from aequatio.outbox.transport import Transport
 from aequatio.persistence.database import create_engine
 from aequatio.persistence.embedded import EmbeddedPostgres
 from aequatio.persistence.unit_of_work import SqlUnitOfWork
@@ -38,6 +41,13 @@ def open_database(settings: Settings) -> Database:
         return Database(settings.database_url)
     embedded = EmbeddedPostgres(settings.data_dir)
     return Database(embedded.start(), embedded)
+
+
+def build_transport(settings: Settings) -> Transport:
+    """RabbitMQ when configured, else the in-process transport (one process runs every role)."""
+    if settings.amqp_url:
+        return AmqpTransport(settings.amqp_url)
+    return InProcessTransport()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -12,12 +13,16 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from aequatio.bootstrap import open_database
+from aequatio.bootstrap import bootstrap, build_transport, open_database
 from aequatio.config import Settings
 from aequatio.events.catalog import EVENTS
 from aequatio.events.schemas import check, export
-from aequatio.persistence.database import REPOSITORY_ROOT
+from aequatio.persistence.database import REPOSITORY_ROOT, create_engine
 from aequatio.persistence.database import migrate as run_migrations
+from aequatio.projections.base import Projection
+from aequatio.projections.catalog import PROJECTIONS, by_name
+from aequatio.projections.replay import replay as run_replay
+from aequatio.workers import Role, Workers
 
 app = typer.Typer(no_args_is_help=True, help="aequatio: a family's expenses, split to the cent.")
 schema_app = typer.Typer(no_args_is_help=True, help="Published event schemas (schemas/).")
@@ -81,6 +86,78 @@ def serve(
         )
     finally:
         database.close()
+
+
+@app.command()
+def worker(
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="dispatcher, projections or all (repeatable).", show_default="all"),
+    ] = None,
+) -> None:
+    """Run background roles against RabbitMQ (AEQUATIO_AMQP_URL) until SIGTERM."""
+    settings = Settings()
+    if not settings.amqp_url:
+        typer.echo(
+            "aequatio worker needs AEQUATIO_AMQP_URL (the in-process transport only "
+            "works inside `aequatio serve`)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    roles = Role.parse_all(role or ["all"])
+    database = open_database(settings)
+    try:
+        asyncio.run(_run_workers(settings, database.url, roles))
+    finally:
+        database.close()
+
+
+async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) -> None:
+    application = bootstrap(settings, database_url=database_url)
+    workers = Workers(application.engine, build_transport(settings), roles)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await workers.start()
+        await stop.wait()
+        log.info("stopping: finishing the work in hand")
+    finally:
+        await workers.stop()
+        await application.aclose()
+
+
+@app.command()
+def replay(
+    projection: Annotated[list[str] | None, typer.Argument(help="Projections to rebuild.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Rebuild every projection.")] = False,
+) -> None:
+    """Rebuild projections from the event store and swap them in while queries keep answering."""
+    names = [p.name for p in PROJECTIONS] if all_ else (projection or [])
+    if not names:
+        typer.echo("name a projection or pass --all", err=True)
+        raise typer.Exit(2)
+    chosen = [by_name(name) for name in names]
+    database = open_database(Settings())
+    try:
+        run_migrations(database.url)
+        asyncio.run(_replay(database.url, chosen))
+    finally:
+        database.close()
+
+
+async def _replay(database_url: str, projections: list[Projection]) -> None:
+    engine = create_engine(database_url)
+    try:
+        for chosen in projections:
+            report = await run_replay(engine, chosen, EVENTS)
+            typer.echo(
+                f"{report.projection}: {report.built} events replayed, "
+                f"{report.caught_up} caught up at the swap"
+            )
+    finally:
+        await engine.dispose()
 
 
 @schema_app.command("export")

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     #: ``amqp://user:pass@host:5672/vhost``; unset: in-process transport.
     amqp_url: str | None = None
     data_dir: Path = Path(".aequatio")
+    #: Background roles ``aequatio serve`` runs beside the API when a broker is configured
+    #: (comma-separated: dispatcher, projections, all). Without a broker it runs them all.
+    serve_roles: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"

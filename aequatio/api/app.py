@@ -9,9 +9,10 @@ from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 
 from aequatio.api import health
-from aequatio.bootstrap import bootstrap
+from aequatio.bootstrap import bootstrap, build_transport
 from aequatio.config import Settings
 from aequatio.persistence.database import alembic_config
+from aequatio.workers import Role, Workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,16 +22,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if database_url is None:
         raise RuntimeError("create_app needs a database URL; `aequatio serve` provides one")
 
+    roles = Role.parse_all(
+        ["all"] if not settings.amqp_url else filter(None, settings.serve_roles.split(","))
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         application = bootstrap(settings, database_url=database_url)
+        workers = Workers(application.engine, build_transport(settings), roles)
         app.state.application = application
+        app.state.workers = workers
         app.state.migration_head = ScriptDirectory.from_config(
             alembic_config(database_url)
         ).get_current_head()
+        await workers.start()
         try:
             yield
         finally:
+            await workers.stop()
             await application.aclose()
 
     app = FastAPI(title="aequatio", lifespan=lifespan)

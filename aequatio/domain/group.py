@@ -203,9 +203,13 @@ class Group(Aggregate):
                     field="user_id",
                 )
         require_date(left_on, field="left_on")
-        if left_on < target.joined_on:
+        if left_on <= target.joined_on:
+            # A membership covers [joined_on, left_on): it must cover at least one day (and a
+            # rejoin on the day of leaving then starts a distinct span).
             raise InvalidInput(
-                ErrorCode.DATE_OUT_OF_RANGE, "a member cannot leave before joining", field="left_on"
+                ErrorCode.DATE_OUT_OF_RANGE,
+                "a member leaves at the earliest the day after joining",
+                field="left_on",
             )
         self.memberships[self.memberships.index(target)] = replace(target, left_on=left_on)
         self._record(

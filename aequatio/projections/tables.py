@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 READ_SCHEMA = "read"
 
@@ -57,3 +60,193 @@ stream_positions = Table(
 )
 
 TRACKING_TABLES = (processed_events, stream_positions)
+
+
+def _timestamp(name: str, *, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def _money(name: str) -> Column[int]:
+    """Integer minor units, never floats."""
+    return Column(name, BigInteger, nullable=False)
+
+
+# -- user_directory ---------------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("subject", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    _timestamp("registered_at"),
+)
+
+# -- group_summary ----------------------------------------------------------------------------
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("group_id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("currency", Text, nullable=True),
+    Column("owner_id", Uuid, nullable=False),
+    _timestamp("created_at"),
+    #: Members whose span is open (``left_on IS NULL``).
+    Column("member_count", Integer, nullable=False),
+)
+
+#: One row per membership span; a member who rejoins gets a second row.
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Uuid, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("joined_on", Date, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("weight", Integer, nullable=False),
+    Column("left_on", Date, nullable=True),
+    PrimaryKeyConstraint("group_id", "user_id", "joined_on"),
+)
+
+#: What the group spent per currency: non-deleted expenses only.
+group_totals = Table(
+    "group_totals",
+    metadata,
+    Column("group_id", Uuid, nullable=False),
+    Column("currency", Text, nullable=False),
+    _money("total_cents"),
+    Column("expense_count", Integer, nullable=False),
+    PrimaryKeyConstraint("group_id", "currency"),
+)
+
+#: Each counted expense's current amount, so an amendment or deletion can take it back out.
+group_expense_amounts = Table(
+    "group_expense_amounts",
+    metadata,
+    Column("expense_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("currency", Text, nullable=False),
+    _money("amount_cents"),
+)
+
+# -- expenses ---------------------------------------------------------------------------------
+
+expenses = Table(
+    "expenses",
+    metadata,
+    Column("expense_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("category", Text, nullable=True),
+    _money("amount_cents"),
+    Column("currency", Text, nullable=False),
+    Column("incurred_on", Date, nullable=False),
+    Column("created_by", Uuid, nullable=False),
+    Column("payers", JSONB, nullable=True),
+    Column("split", JSONB, nullable=True),
+    Column("shares", JSONB, nullable=True),
+    Column("postings", JSONB, nullable=False),
+    Column("is_adjustment", Boolean, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    #: Keyset pagination of "expenses of a group in a period": (incurred_on, expense_id) > cursor.
+    Index("ix_expenses_group_id_incurred_on_expense_id", "group_id", "incurred_on", "expense_id"),
+)
+
+# -- balances ---------------------------------------------------------------------------------
+
+#: Paid and owed per member, month and currency; rows that fall back to zero are deleted.
+monthly_balances = Table(
+    "monthly_balances",
+    metadata,
+    Column("group_id", Uuid, nullable=False),
+    Column("month", Date, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("currency", Text, nullable=False),
+    _money("paid_cents"),
+    _money("owed_cents"),
+    _money("net_cents"),
+    PrimaryKeyConstraint("group_id", "month", "user_id", "currency"),
+)
+
+#: Each expense's current postings, so a change subtracts exactly what it added before.
+balance_postings = Table(
+    "balance_postings",
+    metadata,
+    Column("expense_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("postings", JSONB, nullable=False),
+)
+
+# -- splits -----------------------------------------------------------------------------------
+
+splits = Table(
+    "splits",
+    metadata,
+    Column("split_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("requested_by", Uuid, nullable=False),
+    _timestamp("requested_at"),
+    _timestamp("completed_at", nullable=True),
+    Column("issue_invoice", Boolean, nullable=False),
+    Column("conversion", JSONB, nullable=True),
+    Column("per_user_amounts", JSONB, nullable=True),
+    Column("transfers", JSONB, nullable=True),
+    Column("converted", JSONB, nullable=True),
+    Column("adjustments", JSONB, nullable=True),
+    Column("failure_code", Text, nullable=True),
+    Column("failure_reason", Text, nullable=True),
+    Index("ix_splits_group_id_period_start", "group_id", "period_start"),
+)
+
+# -- invoices ---------------------------------------------------------------------------------
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("invoice_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("split_id", Uuid, nullable=True),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    #: The conversion currency when the split was converted, else NULL (one line per currency).
+    Column("currency", Text, nullable=True),
+    Column("lines", JSONB, nullable=False),
+    Column("total", JSONB, nullable=False),
+    Column("transfers", JSONB, nullable=True),
+    Column("adjustments", JSONB, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("issued_by", Uuid, nullable=True),
+    _timestamp("issued_at"),
+    _timestamp("paid_at", nullable=True),
+    _timestamp("voided_at", nullable=True),
+    Column("void_reason", Text, nullable=True),
+    Index("ix_invoices_group_id_period_start", "group_id", "period_start"),
+)
+
+# -- activity ---------------------------------------------------------------------------------
+
+#: The audit timeline: one row per event, ordered by its event-store position.
+activity = Table(
+    "activity",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("group_id", Uuid, nullable=True),
+    _timestamp("occurred_at"),
+    Column("actor", Text, nullable=False),
+    Column("actor_user_id", Uuid, nullable=True),
+    Column("event_type", Text, nullable=False),
+    Column("aggregate_type", Text, nullable=False),
+    Column("aggregate_id", Uuid, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("details", JSONB, nullable=False),
+    Index("ix_activity_group_id_position", "group_id", "position"),
+)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from aequatio.persistence.database import (
@@ -65,4 +66,5 @@ def test_plain_alembic_reads_the_database_from_the_environment(database_url: str
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "0001" in completed.stdout
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert f"{head} (head)" in completed.stdout

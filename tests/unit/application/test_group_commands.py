@@ -319,6 +319,19 @@ async def test_a_member_cannot_leave_before_joining() -> None:
     )
 
 
+async def test_a_member_cannot_leave_on_the_day_they_joined() -> None:
+    """A membership covers at least one day, so a same-day rejoin never reuses its key."""
+    h = Harness()
+    group_id, (alice, bob) = await h.family("Alice", "Bob", since=date(2025, 2, 1))
+
+    await h.rejects(
+        RemoveMember(group_id=group_id, user_id=bob.user_id, left_on=date(2025, 2, 1)),
+        alice,
+        ErrorCode.DATE_OUT_OF_RANGE,
+        field="left_on",
+    )
+
+
 async def test_a_former_member_rejoins_with_a_new_span_not_overlapping_the_old() -> None:
     h = Harness()
     group_id, (alice, bob) = await h.family("Alice", "Bob")
