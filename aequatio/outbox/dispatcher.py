@@ -80,8 +80,13 @@ class OutboxDispatcher:
         while not self._stopping.is_set():
             try:
                 async with self._engine.connect() as leadership:
-                    if await self._try_lead(leadership):
-                        await self._lead(leadership)
+                    try:
+                        if await self._try_lead(leadership):
+                            await self._lead(leadership)
+                    finally:
+                        # A session lock survives in a pooled connection: close this one
+                        # instead of handing the lock back to the pool.
+                        await leadership.invalidate()
             except Exception as error:
                 if self._stopping.is_set():
                     break

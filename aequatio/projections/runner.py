@@ -23,6 +23,10 @@ from aequatio.projections.base import Projection
 from aequatio.projections.tables import processed_events, stream_positions
 
 
+class EventNotStored(LookupError):
+    """A message names an event this database never stored (poison, or the wrong broker)."""
+
+
 class GapNotFilled(RuntimeError):
     """Earlier events of the aggregate are not in the event store (yet); retry later."""
 
@@ -41,6 +45,7 @@ async def apply_event(
     position: int | None = None,
 ) -> bool:
     """Apply ``envelope`` (and any missing predecessors) once; False if it was a duplicate."""
+    payload = registry.payload_of(envelope)  # an unknown or invalid event fails here, first
     if not await _track(connection, projection, envelope, position):
         return False
     applied = await _lock_stream(connection, projection, envelope)
@@ -50,7 +55,7 @@ async def apply_event(
         for missing in await _missing(connection, envelope, applied):
             if await _track(connection, projection, missing, None):
                 await projection.apply(connection, missing, registry.payload_of(missing))
-    await projection.apply(connection, envelope, registry.payload_of(envelope))
+    await projection.apply(connection, envelope, payload)
     await connection.execute(
         update(stream_positions)
         .where(
@@ -70,7 +75,9 @@ async def _track(
             await connection.execute(
                 select(events_store.c.position).where(events_store.c.event_id == envelope.event_id)
             )
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if position is None:
+            raise EventNotStored(f"event {envelope.event_id} is not in this event store")
     inserted = await connection.execute(
         pg_insert(processed_events)
         .values(

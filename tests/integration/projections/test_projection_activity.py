@@ -12,12 +12,12 @@ from aequatio.application.commands import ConversionInput
 from aequatio.bootstrap import Application
 from aequatio.domain.sharing import Payer
 from aequatio.projections.tables import activity
-from tests.integration.projections.projection_harness import (
+from tests.support.family import family
+from tests.support.history import (
     JANUARY,
     Driver,
     project_everything,
 )
-from tests.support.family import family
 
 
 async def timeline(application: Application) -> list[dict[str, Any]]:

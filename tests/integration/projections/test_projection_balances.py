@@ -10,13 +10,13 @@ from sqlalchemy import select
 from aequatio.bootstrap import Application
 from aequatio.domain.sharing import Payer
 from aequatio.projections.tables import balance_postings, monthly_balances
-from tests.integration.projections.projection_harness import (
+from tests.support.family import family
+from tests.support.history import (
     JANUARY,
     Driver,
     project_everything,
     rich_history,
 )
-from tests.support.family import family
 from tests.support.recompute import projected_balances, recompute_balances
 
 JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)

@@ -13,12 +13,12 @@ from aequatio.bootstrap import Application
 from aequatio.domain.sharing import Payer, SplitMode, SplitRule
 from aequatio.persistence.event_store import read_stream
 from aequatio.projections.tables import expenses
-from tests.integration.projections.projection_harness import (
+from tests.support.family import family
+from tests.support.history import (
     JANUARY,
     Driver,
     project_everything,
 )
-from tests.support.family import family
 
 
 async def expense_row(connection: AsyncConnection, expense_id: UUID) -> dict[str, Any]:

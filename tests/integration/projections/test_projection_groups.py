@@ -9,8 +9,8 @@ from aequatio.bootstrap import Application
 from aequatio.events.catalog import EVENTS
 from aequatio.projections.group_summary import GroupSummary
 from aequatio.projections.tables import group_expense_amounts, group_members, group_totals, groups
-from tests.integration.projections.projection_harness import Driver, project_everything, rows
 from tests.support.family import START, family
+from tests.support.history import Driver, project_everything, rows
 
 
 async def test_members_leave_and_rejoin_as_new_spans_and_only_active_ones_count(

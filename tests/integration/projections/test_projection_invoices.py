@@ -9,13 +9,13 @@ from aequatio.application.commands import ConversionInput
 from aequatio.bootstrap import Application
 from aequatio.persistence.event_store import read_stream
 from aequatio.projections.tables import invoices
-from tests.integration.projections.projection_harness import (
+from tests.support.family import family
+from tests.support.history import (
     JANUARY,
     Driver,
     project_everything,
     rows,
 )
-from tests.support.family import family
 
 
 async def invoice_rows(application: Application) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from aequatio.bootstrap import Application
-from tests.integration.projections.projection_harness import (
+from tests.support.history import (
     Snapshot,
     Stored,
     interleaving,

@@ -21,7 +21,7 @@ from aequatio.projections.tables import (
     group_totals,
     monthly_balances,
 )
-from tests.integration.projections.projection_harness import project_everything, rows
+from tests.support.history import project_everything, rows
 
 AT = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 

@@ -12,12 +12,12 @@ from aequatio.application.commands import ConversionInput
 from aequatio.bootstrap import Application
 from aequatio.persistence.event_store import read_stream
 from aequatio.projections.tables import splits
-from tests.integration.projections.projection_harness import (
+from tests.support.family import family
+from tests.support.history import (
     JANUARY,
     Driver,
     project_everything,
 )
-from tests.support.family import family
 
 
 async def split_row(application: Application, split_id: UUID) -> dict[str, Any]:

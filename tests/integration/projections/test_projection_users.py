@@ -6,8 +6,8 @@ from aequatio.bootstrap import Application
 from aequatio.events.catalog import EVENTS
 from aequatio.projections.tables import users
 from aequatio.projections.user_directory import UserDirectory
-from tests.integration.projections.projection_harness import project_everything, rows
 from tests.support.family import register
+from tests.support.history import project_everything, rows
 
 
 async def test_registered_users_are_listed_with_their_subject_and_email(
