@@ -13,10 +13,13 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from aequatio.api.auth import ALL_SCOPES, AuthConfigurationError, issue_token
 from aequatio.bootstrap import bootstrap, build_transport, open_database
 from aequatio.config import Settings
 from aequatio.events.catalog import EVENTS
-from aequatio.events.schemas import check, export
+from aequatio.events.schemas import Report, check, export
+from aequatio.graphql import sdl
+from aequatio.graphql.schema import build_schema
 from aequatio.persistence.database import REPOSITORY_ROOT, create_engine
 from aequatio.persistence.database import migrate as run_migrations
 from aequatio.projections.base import Projection
@@ -83,6 +86,7 @@ def serve(
             port=port or settings.port,
             workers=workers,
             log_level=settings.log_level.lower(),
+            ws_max_size=settings.max_body_bytes,
         )
     finally:
         database.close()
@@ -160,23 +164,50 @@ async def _replay(database_url: str, projections: list[Projection]) -> None:
         await engine.dispose()
 
 
+@app.command("token")
+def token_command(
+    sub: Annotated[str, typer.Option("--sub", help="The subject: who the token speaks for.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="A scope to grant (repeatable).", show_default="all"),
+    ] = None,
+    ttl: Annotated[int, typer.Option("--ttl", min=1, help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Issue a local HS256 bearer token for the API; the token is the last line printed."""
+    granted = set(scope) if scope else set(ALL_SCOPES)
+    unknown = sorted(granted - ALL_SCOPES)
+    if unknown:
+        typer.echo(
+            f"unknown scope(s): {', '.join(unknown)} (known: {', '.join(sorted(ALL_SCOPES))})",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        token = issue_token(Settings(), sub, granted, ttl)
+    except (AuthConfigurationError, ValueError) as error:
+        typer.echo(f"cannot issue a token: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"subject {sub}, scopes {' '.join(sorted(granted))}, valid for {ttl} s", err=True)
+    typer.echo(token)
+
+
+def _fail_on(*reports: Report) -> None:
+    problems = [line for report in reports for line in report.lines()]
+    for line in problems:
+        typer.echo(line, err=True)
+    if problems:
+        raise typer.Exit(1)
+
+
 @schema_app.command("export")
 def schema_export(root: SchemasRoot = DEFAULT_SCHEMAS) -> None:
-    """Write the JSON Schema of every event version (refuses breaking changes)."""
-    report = export(EVENTS, root)
-    if not report.ok:
-        for line in report.lines():
-            typer.echo(line, err=True)
-        raise typer.Exit(1)
+    """Write the event JSON Schemas and the GraphQL SDL (refuses breaking changes)."""
+    _fail_on(export(EVENTS, root), sdl.export(build_schema(), root))
     typer.echo(f"schemas written to {root}")
 
 
 @schema_app.command("check")
 def schema_check(root: SchemasRoot = DEFAULT_SCHEMAS) -> None:
-    """Fail when the code and the published schemas differ."""
-    report = check(EVENTS, root)
-    if not report.ok:
-        for line in report.lines():
-            typer.echo(line, err=True)
-        raise typer.Exit(1)
+    """Fail when the code and the published schemas (events, GraphQL) differ."""
+    _fail_on(check(EVENTS, root), sdl.check(build_schema(), root))
     typer.echo("schemas match the code")

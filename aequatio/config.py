@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,8 +32,46 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    #: GraphiQL at GET /graphql for browsers; default: on in development, off in production.
+    graphiql: bool | None = None
+    #: Schema introspection (integrators need it); field suggestions go with it.
+    introspection: bool = True
+    #: How long ``consistentWith`` waits for the projections before answering ``stale``.
+    consistency_timeout_seconds: float = Field(default=2.0, ge=0, le=30)
+    #: Largest accepted request body (and WebSocket message).
+    max_body_bytes: int = Field(default=262_144, ge=1024)
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
+
+    # --- API authentication: OAuth2 bearer tokens (JWT), see ``aequatio.api.auth`` ---
+    #: The one signature algorithm accepted; a token whose header names any other is refused.
+    #: HS256: a shared secret (local tokens from ``aequatio token``); RS256/ES256: the public
+    #: key of an identity provider (``jwt_public_key`` or ``jwt_jwks_url``).
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    #: HS256 secret (at least 32 bytes). Unset in development: generated once and kept in
+    #: ``<data_dir>/jwt-secret``; unset in production: a configuration error.
+    jwt_secret: SecretStr | None = None
+    #: RS256/ES256: the PEM public key itself, or the path of a PEM file.
+    jwt_public_key: str | None = None
+    #: RS256/ES256: the identity provider's JWKS document (https; http only on loopback).
+    #: Keys are cached and chosen by the token's ``kid``. Exclusive with ``jwt_public_key``.
+    jwt_jwks_url: str | None = None
+    #: Required ``iss`` claim.
+    jwt_issuer: str = "aequatio"
+    #: Required ``aud`` claim (the token must name this audience).
+    jwt_audience: str = "aequatio-api"
+    #: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    #: Longer tokens are refused before any decoding.
+    jwt_max_token_bytes: int = Field(default=8192, ge=256)
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (
+            self.graphiql
+            if self.graphiql is not None
+            else (self.environment is Environment.DEVELOPMENT)
+        )
 
     @property
     def embedded_database(self) -> bool:

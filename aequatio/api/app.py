@@ -1,4 +1,4 @@
-"""The FastAPI application factory (GraphQL arrives on top of it)."""
+"""The FastAPI application: GraphQL over HTTP and WebSocket, health, and the background roles."""
 
 from __future__ import annotations
 
@@ -6,11 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from alembic.script import ScriptDirectory
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from aequatio.api import health
+from aequatio.api.auth import TokenVerifier
+from aequatio.api.graphql_http import GraphQLEndpoint
+from aequatio.api.graphql_ws import WebSocketGraphQL
+from aequatio.api.limits import BodySizeLimit
 from aequatio.bootstrap import bootstrap, build_transport
 from aequatio.config import Settings
+from aequatio.graphql.limits import QueryLimits
+from aequatio.graphql.read_store import ReadStore
+from aequatio.graphql.schema import build_schema
 from aequatio.persistence.database import alembic_config
 from aequatio.workers import Role, Workers
 
@@ -21,20 +28,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database_url = settings.database_url
     if database_url is None:
         raise RuntimeError("create_app needs a database URL; `aequatio serve` provides one")
-
     roles = Role.parse_all(
         ["all"] if not settings.amqp_url else filter(None, settings.serve_roles.split(","))
+    )
+    application = bootstrap(settings, database_url=database_url)
+    workers = Workers(application.engine, build_transport(settings), roles)
+    store = ReadStore(application.engine)
+    schema = build_schema(QueryLimits(introspection=settings.introspection))
+    verifier = TokenVerifier(settings)
+    endpoint = GraphQLEndpoint(
+        schema,
+        bus=application.bus,
+        store=store,
+        verifier=verifier,
+        graphiql=settings.graphiql_enabled,
+        consistency_timeout=settings.consistency_timeout_seconds,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        application = bootstrap(settings, database_url=database_url)
-        workers = Workers(application.engine, build_transport(settings), roles)
-        app.state.application = application
-        app.state.workers = workers
-        app.state.migration_head = ScriptDirectory.from_config(
-            alembic_config(database_url)
-        ).get_current_head()
         await workers.start()
         try:
             yield
@@ -43,5 +55,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await application.aclose()
 
     app = FastAPI(title="aequatio", lifespan=lifespan)
+    app.state.application = application
+    app.state.workers = workers
+    app.state.migration_head = ScriptDirectory.from_config(
+        alembic_config(database_url)
+    ).get_current_head()
     app.include_router(health.router)
+
+    async def graphql(request: Request) -> Response:
+        return await endpoint(request)
+
+    # Registered before the WebSocket router, so HTTP requests to /graphql come here.
+    app.add_api_route("/graphql", graphql, methods=["GET", "POST"], include_in_schema=False)
+    app.include_router(
+        WebSocketGraphQL(
+            schema,
+            bus=application.bus,
+            store=store,
+            verifier=verifier,
+            consistency_timeout=settings.consistency_timeout_seconds,
+        )
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -13,6 +13,8 @@ class CommandResult:
     aggregate_id: UUID
     aggregate_version: int
     event_ids: tuple[UUID, ...] = ()
+    #: The type of each event in ``event_ids`` (same order).
+    event_types: tuple[str, ...] = ()
     #: True when an idempotency key matched and this is the first execution's result.
     replayed: bool = False
 
@@ -22,6 +24,7 @@ class CommandResult:
             "aggregate_id": str(self.aggregate_id),
             "aggregate_version": self.aggregate_version,
             "event_ids": [str(event_id) for event_id in self.event_ids],
+            "event_types": list(self.event_types),
         }
 
     @classmethod
@@ -31,6 +34,7 @@ class CommandResult:
             aggregate_id=UUID(data["aggregate_id"]),
             aggregate_version=int(data["aggregate_version"]),
             event_ids=tuple(UUID(event_id) for event_id in data["event_ids"]),
+            event_types=tuple(data.get("event_types", ())),
         )
 
     def as_replay(self) -> CommandResult:

@@ -80,6 +80,7 @@ class UnitOfWork(ABC):
             aggregate_id=primary.id,
             aggregate_version=primary.version,
             event_ids=tuple(envelope.event_id for envelope in envelopes),
+            event_types=tuple(envelope.event_type for envelope in envelopes),
         )
         if self.claim is not None:
             await self.idempotency.remember(self.claim, result)

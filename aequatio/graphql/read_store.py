@@ -1,0 +1,189 @@
+"""Every query the API runs: SELECTs on the projection tables of schema ``read``, nothing else.
+
+The API's read path needs no more than SELECT on ``read``; a test runs every query with a
+statement recorder and fails if any touches another schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aequatio.projections.tables import (
+    activity,
+    expenses,
+    group_members,
+    group_totals,
+    groups,
+    invoices,
+    monthly_balances,
+    processed_events,
+    splits,
+    users,
+)
+
+Rows = list[Row[Any]]
+
+
+class ReadStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _all(self, query: Any) -> Rows:
+        async with self._engine.connect() as connection:
+            return list((await connection.execute(query)).all())
+
+    async def _one(self, query: Any) -> Row[Any] | None:
+        async with self._engine.connect() as connection:
+            return (await connection.execute(query)).first()
+
+    # -- people and groups ------------------------------------------------------------------
+
+    async def user_by_subject(self, subject: str) -> Row[Any] | None:
+        return await self._one(select(users).where(users.c.subject == subject))
+
+    async def users_by_id(self, user_ids: Sequence[UUID]) -> Rows:
+        return await self._all(select(users).where(users.c.user_id.in_(list(user_ids))))
+
+    async def active_membership(self, group_id: UUID, user_id: UUID) -> Row[Any] | None:
+        return await self._one(
+            select(group_members).where(
+                group_members.c.group_id == group_id,
+                group_members.c.user_id == user_id,
+                group_members.c.left_on.is_(None),
+            )
+        )
+
+    async def share_a_group(self, user_id: UUID, other_id: UUID) -> bool:
+        """True when both people are (or were) members of one group."""
+        mine = select(group_members.c.group_id).where(group_members.c.user_id == user_id)
+        query = select(group_members.c.group_id).where(
+            group_members.c.user_id == other_id, group_members.c.group_id.in_(mine)
+        )
+        return await self._one(query.limit(1)) is not None
+
+    async def groups_by_id(self, group_ids: Sequence[UUID]) -> Rows:
+        return await self._all(select(groups).where(groups.c.group_id.in_(list(group_ids))))
+
+    async def groups_of(self, user_id: UUID) -> Rows:
+        mine = select(group_members.c.group_id).where(
+            group_members.c.user_id == user_id, group_members.c.left_on.is_(None)
+        )
+        return await self._all(
+            select(groups).where(groups.c.group_id.in_(mine)).order_by(groups.c.created_at)
+        )
+
+    async def members_of(self, group_ids: Sequence[UUID]) -> Rows:
+        return await self._all(
+            select(group_members)
+            .where(group_members.c.group_id.in_(list(group_ids)))
+            .order_by(group_members.c.joined_on, group_members.c.user_id)
+        )
+
+    async def totals_of(self, group_ids: Sequence[UUID]) -> Rows:
+        return await self._all(
+            select(group_totals)
+            .where(group_totals.c.group_id.in_(list(group_ids)))
+            .order_by(group_totals.c.currency)
+        )
+
+    # -- expenses ---------------------------------------------------------------------------
+
+    async def expenses_page(
+        self,
+        group_id: UUID,
+        *,
+        start: date | None,
+        end: date | None,
+        after: tuple[date, UUID] | None,
+        limit: int,
+    ) -> Rows:
+        """Newest first by ``(incurred_on, expense_id)``, keyset-paginated; deleted left out."""
+        query = select(expenses).where(
+            expenses.c.group_id == group_id, expenses.c.status == "active"
+        )
+        if start is not None:
+            query = query.where(expenses.c.incurred_on >= start)
+        if end is not None:
+            query = query.where(expenses.c.incurred_on < end)
+        if after is not None:
+            query = query.where(
+                tuple_(expenses.c.incurred_on, expenses.c.expense_id) < tuple_(*after)
+            )
+        return await self._all(
+            query.order_by(expenses.c.incurred_on.desc(), expenses.c.expense_id.desc()).limit(limit)
+        )
+
+    async def expenses_by_id(self, expense_ids: Sequence[UUID]) -> Rows:
+        return await self._all(select(expenses).where(expenses.c.expense_id.in_(list(expense_ids))))
+
+    # -- balances, splits, invoices ---------------------------------------------------------
+
+    async def balances(self, group_id: UUID, start: date, end: date) -> Rows:
+        """Paid, owed and net per member and currency, summed over the period's months."""
+        return await self._all(
+            select(
+                monthly_balances.c.user_id,
+                monthly_balances.c.currency,
+                func.sum(monthly_balances.c.paid_cents).label("paid_cents"),
+                func.sum(monthly_balances.c.owed_cents).label("owed_cents"),
+                func.sum(monthly_balances.c.net_cents).label("net_cents"),
+            )
+            .where(
+                monthly_balances.c.group_id == group_id,
+                monthly_balances.c.month >= start,
+                monthly_balances.c.month < end,
+            )
+            .group_by(monthly_balances.c.user_id, monthly_balances.c.currency)
+            .order_by(monthly_balances.c.currency, monthly_balances.c.user_id)
+        )
+
+    async def splits_of(self, group_id: UUID, start: date | None, end: date | None) -> Rows:
+        query = select(splits).where(splits.c.group_id == group_id)
+        if start is not None and end is not None:
+            query = query.where(splits.c.period_start >= start, splits.c.period_end <= end)
+        return await self._all(query.order_by(splits.c.requested_at.desc()))
+
+    async def splits_by_id(self, split_ids: Sequence[UUID]) -> Rows:
+        return await self._all(select(splits).where(splits.c.split_id.in_(list(split_ids))))
+
+    async def invoices_of(self, group_id: UUID) -> Rows:
+        return await self._all(
+            select(invoices)
+            .where(invoices.c.group_id == group_id)
+            .order_by(invoices.c.period_start.desc(), invoices.c.issued_at.desc())
+        )
+
+    async def invoices_by_id(self, invoice_ids: Sequence[UUID]) -> Rows:
+        return await self._all(select(invoices).where(invoices.c.invoice_id.in_(list(invoice_ids))))
+
+    # -- activity ---------------------------------------------------------------------------
+
+    async def activity_page(self, group_id: UUID, *, before: int | None, limit: int) -> Rows:
+        """The group's timeline, newest first, keyset-paginated on the event position."""
+        query = select(activity).where(activity.c.group_id == group_id)
+        if before is not None:
+            query = query.where(activity.c.position < before)
+        return await self._all(query.order_by(activity.c.position.desc()).limit(limit))
+
+    async def activity_by_id(self, event_ids: Sequence[UUID]) -> Rows:
+        return await self._all(select(activity).where(activity.c.event_id.in_(list(event_ids))))
+
+    # -- read your writes -------------------------------------------------------------------
+
+    async def applied(self, wanted: Iterable[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
+        """Which of the ``(consumer, event_id)`` pairs the projections have applied."""
+        pairs = list(wanted)
+        if not pairs:
+            return set()
+        rows = await self._all(
+            select(processed_events.c.consumer, processed_events.c.event_id).where(
+                tuple_(processed_events.c.consumer, processed_events.c.event_id).in_(pairs)
+            )
+        )
+        return {(row.consumer, row.event_id) for row in rows}
