@@ -15,7 +15,6 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,10 +22,8 @@ from aequatio.application.bus import MessageBus
 from aequatio.bootstrap import Application, bootstrap
 from aequatio.config import Settings
 from aequatio.persistence.database import create_engine, migrate
+from tests.support.databases import admin, asyncpg_url
 
-ADMIN_DSN = os.environ.get(
-    "AEQUATIO_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 AMQP_HOST = os.environ.get("AEQUATIO_TEST_AMQP_HOST", "127.0.0.1:5672")
 #: How to run rabbitmqctl (CI with a broker container sets ``docker exec <id> rabbitmqctl``).
 RABBITMQCTL = shlex.split(
@@ -34,46 +31,30 @@ RABBITMQCTL = shlex.split(
 )
 
 
-def asyncpg_url(database: str) -> str:
-    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{database}"
-
-
-async def _admin(sql: str) -> None:
-    try:
-        connection = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    except (OSError, asyncpg.PostgresError) as error:
-        pytest.fail(f"PostgreSQL at {ADMIN_DSN} is unreachable: {error!r}", pytrace=False)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
 def template_database() -> Iterator[str]:
     name = f"aeq_tpl_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     migrate(asyncpg_url(name))
     yield name
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
 async def database_url(template_database: str) -> AsyncIterator[str]:
     name = f"aeq_t_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     yield asyncpg_url(name)
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 async def empty_database_url() -> AsyncIterator[str]:
     """A database with no schema at all (for migration tests)."""
     name = f"aeq_e_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin(f'CREATE DATABASE "{name}"')
     yield asyncpg_url(name)
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

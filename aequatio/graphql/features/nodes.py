@@ -16,6 +16,15 @@ from aequatio.graphql.features.splits import Split
 from aequatio.graphql.features.users import User
 
 NODE_TYPES = [User, Expense, Split, Invoice, ActivityEntry]
+#: The projection each node type is read from (what ``consistentWith`` waits for).
+PROJECTION_OF = {
+    "User": "user_directory",
+    "Group": "group_summary",
+    "Expense": "expenses",
+    "Split": "splits",
+    "Invoice": "invoices",
+    "ActivityEntry": "activity",
+}
 
 
 async def _user(info: Info, user_id: object) -> User | None:
@@ -32,11 +41,14 @@ async def _user(info: Info, user_id: object) -> User | None:
 @strawberry.type
 class NodeQuery:
     @strawberry.field(description="The object with this global id (null if it does not exist).")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self, info: Info, id: strawberry.ID, consistent_with: list[strawberry.ID] | None = None
+    ) -> Node | None:
         decoded = ids.decode_node(str(id))
         if decoded is None:
             raise InvalidInput(ErrorCode.INVALID_ID, "not a global id", field="id")
         kind, uuid = decoded
+        await info.context.consistent_with(consistent_with, [PROJECTION_OF[kind]])
         context = info.context
         loaders = context.loaders
         if kind == "User":
