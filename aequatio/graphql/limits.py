@@ -117,7 +117,9 @@ class QueryLimits:
     max_aliases: int = 15
     max_tokens: int = 2000
     max_directives: int = 10
-    max_cost: int = 5000
+    #: A dashboard page (50 expenses with payers, shares and their users) scores ~7,000, as
+    #: small lists count as a full default page; nested connections (100 x 100) score 10^4+.
+    max_cost: int = 20_000
     default_page_size: int = 20
     max_page_size: int = 100
     introspection: bool = True
