@@ -61,7 +61,7 @@ async def run(engine: AsyncEngine, principal: Principal, query: str, **variables
     store = ReadStore(engine)
     context = Context(
         principal=principal,
-        bus=None,  # type: ignore[arg-type] - queries never touch the bus
+        bus=None,  # type: ignore[arg-type]  # queries never touch the bus
         store=store,
         loaders=Loaders.create(store),
         correlation_id=uuid.uuid4(),
