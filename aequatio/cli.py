@@ -96,7 +96,9 @@ def serve(
 def worker(
     role: Annotated[
         list[str] | None,
-        typer.Option(help="dispatcher, projections or all (repeatable).", show_default="all"),
+        typer.Option(
+            help="dispatcher, projections, sagas or all (repeatable).", show_default="all"
+        ),
     ] = None,
 ) -> None:
     """Run background roles against RabbitMQ (AEQUATIO_AMQP_URL) until SIGTERM."""
@@ -118,7 +120,7 @@ def worker(
 
 async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) -> None:
     application = bootstrap(settings, database_url=database_url)
-    workers = Workers(application.engine, build_transport(settings), roles)
+    workers = Workers(application.engine, build_transport(settings), roles, bus=application.bus)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

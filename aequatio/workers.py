@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aequatio.application.bus import MessageBus
 from aequatio.events.catalog import EVENTS
 from aequatio.outbox.consumer import ConsumerLoop
 from aequatio.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
@@ -24,6 +25,9 @@ from aequatio.persistence.errors import is_transient
 from aequatio.projections.base import Projection
 from aequatio.projections.catalog import PROJECTIONS
 from aequatio.projections.runner import ProjectionHandler
+from aequatio.sagas.base import Saga
+from aequatio.sagas.catalog import SAGAS
+from aequatio.sagas.runner import SagaHandler, TimeoutSweeper
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 class Role(StrEnum):
     DISPATCHER = "dispatcher"
     PROJECTIONS = "projections"
+    SAGAS = "sagas"
 
     @classmethod
     def parse_all(cls, names: Iterable[str]) -> set[Role]:
@@ -40,9 +45,13 @@ class Role(StrEnum):
         return chosen
 
 
-def topology(projections: Iterable[Projection] = PROJECTIONS) -> Topology:
+def topology(
+    projections: Iterable[Projection] = PROJECTIONS, sagas: Iterable[Saga] = SAGAS
+) -> Topology:
     """Every consumer queue, declared by every process (so routing never depends on roles)."""
-    return Topology().with_queues(*(projection.queue() for projection in projections))
+    return Topology().with_queues(
+        *(projection.queue() for projection in projections), *(saga.queue() for saga in sagas)
+    )
 
 
 class Workers:
@@ -52,20 +61,28 @@ class Workers:
         transport: Transport,
         roles: Iterable[Role],
         *,
+        bus: MessageBus | None = None,
         projections: Iterable[Projection] = PROJECTIONS,
+        sagas: Iterable[Saga] = SAGAS,
         dispatcher_settings: DispatcherSettings | None = None,
     ) -> None:
         self._engine = engine
         self.transport = transport
         self.roles = set(roles)
+        self._bus = bus
         self._projections = tuple(projections)
+        self._sagas = tuple(sagas)
         self.dispatcher = OutboxDispatcher(engine, transport, EVENTS, dispatcher_settings)
         self._consumers: list[ConsumerLoop] = []
         self._dispatching: asyncio.Task[None] | None = None
+        self._sweeper: TimeoutSweeper | None = None
+        self._sweeping: asyncio.Task[None] | None = None
+        if Role.SAGAS in self.roles and bus is None:
+            raise ValueError("the sagas role needs the command bus")
 
     async def start(self) -> None:
         await self.transport.start()
-        await self.transport.declare(topology(self._projections))
+        await self.transport.declare(self._topology())
         if Role.PROJECTIONS in self.roles:
             for projection in self._projections:
                 loop = ConsumerLoop(
@@ -76,14 +93,39 @@ class Workers:
                 )
                 await loop.start()
                 self._consumers.append(loop)
+        if Role.SAGAS in self.roles and self._bus is not None:
+            for saga in self._sagas:
+                loop = ConsumerLoop(
+                    self.transport,
+                    saga.queue(),
+                    SagaHandler(self._engine, self._bus, saga, EVENTS),
+                    is_transient=is_transient,
+                )
+                await loop.start()
+                self._consumers.append(loop)
+            self._sweeper = TimeoutSweeper(self._engine, self._bus, list(self._sagas))
+            self._sweeping = asyncio.create_task(self._sweeper.run(), name="saga timeouts")
         if Role.DISPATCHER in self.roles:
             self._dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("workers started: %s", ", ".join(sorted(self.roles)) or "none")
+
+    def _topology(self) -> Topology:
+        """Every queue on a broker; in-process, only the queues this process consumes (a
+        publish there is confirmed by the consumers, which must exist)."""
+        if self.transport.keeps_messages:
+            return topology(self._projections, self._sagas)
+        return topology(
+            self._projections if Role.PROJECTIONS in self.roles else (),
+            self._sagas if Role.SAGAS in self.roles else (),
+        )
 
     async def stop(self) -> None:
         if self._dispatching is not None:
             await self.dispatcher.stop()
             await self._dispatching
+        if self._sweeper is not None and self._sweeping is not None:
+            await self._sweeper.stop()
+            await self._sweeping
         for loop in self._consumers:
             await loop.stop()
         await self.transport.close()

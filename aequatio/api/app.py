@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ["all"] if not settings.amqp_url else filter(None, settings.serve_roles.split(","))
     )
     application = bootstrap(settings, database_url=database_url)
-    workers = Workers(application.engine, build_transport(settings), roles)
+    workers = Workers(application.engine, build_transport(settings), roles, bus=application.bus)
     store = ReadStore(application.engine)
     schema = build_schema(QueryLimits(introspection=settings.introspection))
     verifier = TokenVerifier(settings)

@@ -21,7 +21,7 @@ from strawberry import Schema
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.execution import PreExecutionError
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from aequatio.api.auth import AuthenticationError, TokenVerifier, bearer_token
@@ -146,14 +146,15 @@ class GraphQLEndpoint:
             ) from None
         except (MissingQueryError, CannotGetOperationTypeError) as error:
             raise RequestError(400, "BAD_REQUEST", str(error) or "no operation to run") from None
+        request_error = isinstance(result, PreExecutionError) or _coercion_failed(result)
         body: dict[str, Any] = {}
-        if not isinstance(result, PreExecutionError):
+        if not request_error:
             body["data"] = result.data
         if result.errors:
             body["errors"] = [format_error(error, str(correlation_id)) for error in result.errors]
         if context.stale:
             body["extensions"] = {"stale": True}
-        status = 400 if isinstance(result, PreExecutionError) and media == GRAPHQL_RESPONSE else 200
+        status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
         return Response(
             json.dumps(body, separators=(",", ":"), default=str),
             status_code=status,
@@ -173,6 +174,14 @@ class GraphQLEndpoint:
                 f"invalid bearer token: {error.reason}",
                 **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from None
+
+
+def _coercion_failed(result: ExecutionResult) -> bool:
+    """The variables could not be coerced, so execution never began: a request error (GraphQL
+    spec), though graphql-core answers it as ``data: null``. Its errors have no path; an error
+    raised while executing always has one."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(not error.path for error in errors)
 
 
 async def _params(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:

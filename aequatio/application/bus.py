@@ -55,7 +55,10 @@ class MessageBus:
         correlation_id: UUID | None = None,
         causation_id: UUID | None = None,
         traceparent: str | None = None,
+        unit_of_work: UnitOfWorkFactory | None = None,
     ) -> CommandResult:
+        """Run ``command``; ``unit_of_work`` overrides the factory (e.g. to write inside a
+        saga step's transaction)."""
         handler = self._handlers[type(command)]
         context = CommandContext(
             principal=principal,
@@ -64,7 +67,7 @@ class MessageBus:
             causation_id=causation_id,
             traceparent=traceparent,
         )
-        async with self._uow_factory(context) as uow:
+        async with (unit_of_work or self._uow_factory)(context) as uow:
             if command.idempotency_key is not None:
                 replay = await self._claim(uow, command, command.idempotency_key)
                 if replay is not None:

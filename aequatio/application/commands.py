@@ -107,6 +107,22 @@ class CompleteSplit(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FailSplit(Command):
+    """Issued by the invoice workflow when a split did not complete in time."""
+
+    split_id: UUID
+    reason_code: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueInvoice(Command):
+    """Issued by the invoice workflow when a split asked to be invoiced has completed."""
+
+    split_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class CreateInvoice(Command):
     group_id: UUID
     period_start: date

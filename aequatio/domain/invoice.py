@@ -65,8 +65,11 @@ class Invoice(Aggregate):
         calendar: PeriodCalendar,
         now: datetime,
     ) -> Invoice:
-        """Issue from a completed split that has seen every change booked into its period."""
-        group.require_active_member(actor_id)
+        """Issue from a completed split that has seen every change booked into its period.
+
+        ``actor_id`` is who issues it (the caller, or the split's requester when the invoice
+        workflow issues it); rights are the caller's to check.
+        """
         outcome = split.outcome
         if split.status is not SplitStatus.COMPLETED or outcome is None:
             raise Conflict(

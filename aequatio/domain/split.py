@@ -9,7 +9,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from aequatio.domain.aggregate import Aggregate
-from aequatio.domain.calendar import Period
+from aequatio.domain.calendar import Period, PeriodCalendar
 from aequatio.domain.errors import Conflict, ErrorCode
 from aequatio.domain.group import Group
 from aequatio.domain.serialization import (
@@ -24,6 +24,7 @@ from aequatio.events.splitting import (
     ConvertedBalances,
     SplitCompleted,
     SplitFailed,
+    SplitInvoiceRequested,
     SplitRequested,
 )
 
@@ -84,6 +85,59 @@ class Split(Aggregate):
             )
         )
         return split
+
+    @classmethod
+    def again(cls, previous: Split, *, split_id: UUID, now: datetime) -> Split:
+        """A fresh request for ``previous``'s period on its requester's behalf (the invoice
+        workflow's continuation when expenses changed after a split): no rights are checked."""
+        split = cls(
+            id=split_id,
+            group_id=previous.group_id,
+            period=previous.period,
+            requested_by=previous.requested_by,
+            requested_at=now,
+            conversion=previous.conversion,
+            issue_invoice=True,
+        )
+        split._record(
+            SplitRequested(
+                group_id=split.group_id,
+                period_start=split.period.start,
+                period_end=split.period.end,
+                requested_by=split.requested_by,
+                split_id=split_id,
+                conversion=conversion_data(split.conversion) if split.conversion else None,
+                issue_invoice=True,
+            )
+        )
+        return split
+
+    def request_invoice(self, *, actor_id: UUID) -> bool:
+        """Issue an invoice when this pending split completes; False if already asked."""
+        self._require_pending()
+        if self.issue_invoice:
+            return False
+        self.issue_invoice = True
+        self._record(
+            SplitInvoiceRequested(
+                split_id=self.id,
+                group_id=self.group_id,
+                period_start=self.period.start,
+                period_end=self.period.end,
+                requested_by=actor_id,
+            )
+        )
+        return True
+
+    def is_current(self, calendar: PeriodCalendar) -> bool:
+        """Completed, and nothing booked into its months since (no month of it closed)."""
+        months = self.period.months()
+        return (
+            self.status is SplitStatus.COMPLETED
+            and self.outcome is not None
+            and dict(self.outcome.revisions) == calendar.revisions_of(months)
+            and not any(calendar.is_closed(month) for month in months)
+        )
 
     def _require_pending(self) -> None:
         if self.status is not SplitStatus.REQUESTED:

@@ -7,7 +7,12 @@ from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDele
 from aequatio.events.groups import GroupCreated, MemberAdded, MemberRemoved
 from aequatio.events.identity import UserRegistered
 from aequatio.events.registry import EventRegistry
-from aequatio.events.splitting import SplitCompleted, SplitFailed, SplitRequested
+from aequatio.events.splitting import (
+    SplitCompleted,
+    SplitFailed,
+    SplitInvoiceRequested,
+    SplitRequested,
+)
 
 EVENTS = EventRegistry(
     models=[
@@ -19,6 +24,7 @@ EVENTS = EventRegistry(
         ExpenseAmended,
         ExpenseDeleted,
         SplitRequested,
+        SplitInvoiceRequested,
         SplitCompleted,
         SplitFailed,
         InvoiceCreated,

@@ -66,6 +66,20 @@ class SplitCompleted(EventPayload):
     issue_invoice: bool = False
 
 
+class SplitInvoiceRequested(EventPayload):
+    """An invoice was asked for while the split was being computed: issue it on completion."""
+
+    event_type = "split.invoice_requested"
+    event_version = 1
+    context = "splitting"
+
+    split_id: UUID
+    group_id: UUID
+    period_start: date
+    period_end: date
+    requested_by: UUID
+
+
 class SplitFailed(EventPayload):
     """The split could not be computed; the request is released so it can be asked again."""
 

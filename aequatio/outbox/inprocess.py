@@ -151,6 +151,10 @@ class InProcessTransport(Transport):
     def connected(self) -> bool:
         return self._running
 
+    @property
+    def keeps_messages(self) -> bool:
+        return False
+
     async def start(self) -> None:
         self._running = True
 

@@ -55,3 +55,9 @@ class Transport(ABC):
     @property
     @abstractmethod
     def connected(self) -> bool: ...
+
+    @property
+    def keeps_messages(self) -> bool:
+        """True when queued messages outlive this process (a broker): queues may then be
+        declared for consumers that run elsewhere or later."""
+        return True

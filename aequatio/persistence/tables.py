@@ -261,6 +261,22 @@ idempotency_keys = Table(
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
+#: The persisted state of each running workflow (saga), keyed by what it correlates on.
+saga_states = Table(
+    "saga_states",
+    metadata,
+    Column("saga", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("version", Integer, nullable=False),
+    #: When the saga times out if nothing else happened (NULL: no timeout pending).
+    _timestamp("deadline", nullable=True),
+    _timestamp("updated_at"),
+    PrimaryKeyConstraint("saga", "key"),
+    Index("ix_saga_states_deadline", "deadline", postgresql_where=text("deadline IS NOT NULL")),
+)
+
 #: Tables a command writes, in the order their foreign keys allow.
 WRITE_TABLES = (
     users,

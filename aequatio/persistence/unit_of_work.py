@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from aequatio.application.context import CommandContext
 from aequatio.application.results import CommandResult
@@ -22,9 +22,20 @@ from aequatio.persistence.users import SqlUserRepository
 
 
 class SqlUnitOfWork(UnitOfWork):
-    def __init__(self, engine: AsyncEngine, context: CommandContext) -> None:
+    """One connection and transaction per command; or, given ``within``, a savepoint in the
+    caller's transaction (a saga step commits its state and its commands' writes together)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        context: CommandContext,
+        *,
+        within: AsyncConnection | None = None,
+    ) -> None:
         super().__init__(context)
         self._engine = engine
+        self._within = within
+        self._savepoint: AsyncTransaction | None = None
         self._connection: AsyncConnection | None = None
 
     @property
@@ -34,8 +45,12 @@ class SqlUnitOfWork(UnitOfWork):
         return self._connection
 
     async def _begin(self) -> None:
-        self._connection = await self._engine.connect()
-        await self._connection.begin()
+        if self._within is not None:
+            self._connection = self._within
+            self._savepoint = await self._within.begin_nested()
+        else:
+            self._connection = await self._engine.connect()
+            await self._connection.begin()
         connection = self._connection
         self.users = SqlUserRepository(connection)
         self.groups = SqlGroupRepository(connection)
@@ -58,13 +73,19 @@ class SqlUnitOfWork(UnitOfWork):
         await event_store.append(self.connection, envelopes)
 
     async def _commit(self) -> None:
-        await self.connection.commit()
+        if self._savepoint is not None:
+            await self._savepoint.commit()  # released; the caller's transaction commits it
+        else:
+            await self.connection.commit()
 
     async def _rollback(self) -> None:
-        if self._connection is not None:
+        if self._savepoint is not None:
+            if self._savepoint.is_active:
+                await self._savepoint.rollback()
+        elif self._connection is not None:
             await self._connection.rollback()
 
     async def _close(self) -> None:
-        if self._connection is not None:
+        if self._connection is not None and self._within is None:
             await self._connection.close()
-            self._connection = None
+        self._connection = None

@@ -25,7 +25,12 @@ from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
 from aequatio.events.groups import GroupCreated, MemberAdded, MemberRemoved
 from aequatio.events.identity import UserRegistered
-from aequatio.events.splitting import SplitCompleted, SplitFailed, SplitRequested
+from aequatio.events.splitting import (
+    SplitCompleted,
+    SplitFailed,
+    SplitInvoiceRequested,
+    SplitRequested,
+)
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
 from aequatio.projections.common import upsert
@@ -111,7 +116,7 @@ def describe(envelope: Envelope, payload: EventPayload) -> Entry:
             return _describe_group(payload)
         case ExpenseCreated() | ExpenseAmended() | ExpenseDeleted():
             return _describe_expense(envelope, payload)
-        case SplitRequested() | SplitCompleted() | SplitFailed():
+        case SplitRequested() | SplitInvoiceRequested() | SplitCompleted() | SplitFailed():
             return _describe_split(payload)
         case InvoiceCreated() | InvoicePaid() | InvoiceVoided():
             return _describe_invoice(envelope, payload)
@@ -185,7 +190,9 @@ def _describe_expense(
             )
 
 
-def _describe_split(payload: SplitRequested | SplitCompleted | SplitFailed) -> Entry:
+def _describe_split(
+    payload: SplitRequested | SplitInvoiceRequested | SplitCompleted | SplitFailed,
+) -> Entry:
     period = _period(payload.period_start, payload.period_end)
     match payload:
         case SplitRequested():
@@ -195,6 +202,13 @@ def _describe_split(payload: SplitRequested | SplitCompleted | SplitFailed) -> E
                 payload.group_id,
                 payload.requested_by,
                 _pick(payload, "period_start", "period_end", "conversion", "issue_invoice"),
+            )
+        case SplitInvoiceRequested():
+            return Entry(
+                f"{_who(payload.requested_by)} asked for the invoice of {period}",
+                payload.group_id,
+                payload.requested_by,
+                _pick(payload, "period_start", "period_end"),
             )
         case SplitCompleted():
             transfers = len(payload.transfers or [])

@@ -10,11 +10,13 @@ a replay's swap (which takes it exclusively) never races a live write.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
 from aequatio.persistence.event_store import envelope_of
@@ -36,6 +38,10 @@ def projection_lock_key(projection: Projection) -> int:
     return zlib.crc32(f"aequatio:{projection.consumer}".encode())
 
 
+#: What a consumer does with one event, inside the tracking transaction.
+Effect = Callable[[AsyncConnection, Envelope, EventPayload], Awaitable[None]]
+
+
 async def apply_event(
     connection: AsyncConnection,
     projection: Projection,
@@ -44,22 +50,38 @@ async def apply_event(
     *,
     position: int | None = None,
 ) -> bool:
-    """Apply ``envelope`` (and any missing predecessors) once; False if it was a duplicate."""
+    """Apply ``envelope`` (and any missing predecessors) to a projection once."""
+    return await apply_once(
+        connection, projection.consumer, envelope, registry, projection.apply, position=position
+    )
+
+
+async def apply_once(
+    connection: AsyncConnection,
+    consumer: str,
+    envelope: Envelope,
+    registry: EventRegistry,
+    effect: Effect,
+    *,
+    position: int | None = None,
+) -> bool:
+    """Run ``effect`` for ``envelope`` (and any missing predecessors of its aggregate) once, in
+    version order; False if it was a duplicate. Projections and sagas both consume this way."""
     payload = registry.payload_of(envelope)  # an unknown or invalid event fails here, first
-    if not await _track(connection, projection, envelope, position):
+    if not await _track(connection, consumer, envelope, position):
         return False
-    applied = await _lock_stream(connection, projection, envelope)
+    applied = await _lock_stream(connection, consumer, envelope)
     if envelope.aggregate_version <= applied:
         return False
     if envelope.aggregate_version > applied + 1:
         for missing in await _missing(connection, envelope, applied):
-            if await _track(connection, projection, missing, None):
-                await projection.apply(connection, missing, registry.payload_of(missing))
-    await projection.apply(connection, envelope, payload)
+            if await _track(connection, consumer, missing, None):
+                await effect(connection, missing, registry.payload_of(missing))
+    await effect(connection, envelope, payload)
     await connection.execute(
         update(stream_positions)
         .where(
-            stream_positions.c.consumer == projection.consumer,
+            stream_positions.c.consumer == consumer,
             stream_positions.c.aggregate_id == envelope.aggregate_id,
         )
         .values(version=envelope.aggregate_version)
@@ -68,7 +90,7 @@ async def apply_event(
 
 
 async def _track(
-    connection: AsyncConnection, projection: Projection, envelope: Envelope, position: int | None
+    connection: AsyncConnection, consumer: str, envelope: Envelope, position: int | None
 ) -> bool:
     if position is None:
         position = (
@@ -81,7 +103,7 @@ async def _track(
     inserted = await connection.execute(
         pg_insert(processed_events)
         .values(
-            consumer=projection.consumer,
+            consumer=consumer,
             event_id=envelope.event_id,
             event_type=envelope.event_type,
             aggregate_id=envelope.aggregate_id,
@@ -94,12 +116,10 @@ async def _track(
     return inserted.first() is not None
 
 
-async def _lock_stream(
-    connection: AsyncConnection, projection: Projection, envelope: Envelope
-) -> int:
+async def _lock_stream(connection: AsyncConnection, consumer: str, envelope: Envelope) -> int:
     await connection.execute(
         pg_insert(stream_positions)
-        .values(consumer=projection.consumer, aggregate_id=envelope.aggregate_id, version=0)
+        .values(consumer=consumer, aggregate_id=envelope.aggregate_id, version=0)
         .on_conflict_do_nothing()
     )
     return int(
@@ -107,7 +127,7 @@ async def _lock_stream(
             await connection.execute(
                 select(stream_positions.c.version)
                 .where(
-                    stream_positions.c.consumer == projection.consumer,
+                    stream_positions.c.consumer == consumer,
                     stream_positions.c.aggregate_id == envelope.aggregate_id,
                 )
                 .with_for_update()

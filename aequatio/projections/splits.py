@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
-from aequatio.events.splitting import SplitCompleted, SplitFailed, SplitRequested
+from aequatio.events.splitting import (
+    SplitCompleted,
+    SplitFailed,
+    SplitInvoiceRequested,
+    SplitRequested,
+)
 from aequatio.projections.base import Projection
 from aequatio.projections.common import json_list, json_object, upsert
 from aequatio.projections.tables import splits
@@ -31,6 +36,12 @@ class Splits(Projection):
             case SplitRequested():
                 await connection.execute(
                     upsert(splits, _requested(envelope, payload), ("split_id",))
+                )
+            case SplitInvoiceRequested():
+                await connection.execute(
+                    update(splits)
+                    .where(splits.c.split_id == envelope.aggregate_id)
+                    .values(issue_invoice=True)
                 )
             case SplitCompleted():
                 await _update(connection, envelope, _completed(payload))

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from tests.support.api import Api
+from tests.support.recording import polled
 
 GROUP = """
 query($id: ID!, $after: [ID!]) {
@@ -237,38 +238,51 @@ async def test_split_invoice_and_activity(api: Api) -> None:
         },
         token=ann.token,
     )
+    january = {"start": "2026-01-01", "end": "2026-02-01"}
     requested = await api.succeed(
-        "requestSplit",
-        {"groupId": group, "period": {"start": "2026-01-01", "end": "2026-02-01"}},
+        "requestSplit", {"groupId": group, "period": january}, token=ben.token
+    )
+
+    async def completed() -> dict[str, Any] | None:
+        found = await api.data(
+            "query($g: ID!) { splits(groupId: $g) { id status transfers { amountCents "
+            "from { name } to { name } } balances { netCents user { name } } } }",
+            {"g": group},
+            token=ann.token,
+        )
+        done = [split for split in found["splits"] if split["status"] == "COMPLETED"]
+        return done[0] if done else None
+
+    split = await polled(completed)
+    assert split["id"] == requested["id"]
+    assert split["transfers"] == [
+        {"amountCents": 1_500, "from": {"name": "Ben"}, "to": {"name": "Ann"}}
+    ]
+
+    issued = await api.succeed(
+        "createInvoice", {"groupId": group, "period": january}, token=ann.token
+    )
+    invoices = await api.data(
+        "query($g: ID!, $seen: [ID!]) { invoices(groupId: $g, consistentWith: $seen) "
+        "{ id status total { currency amountCents } } }",
+        {"g": group, "seen": issued["eventIds"]},
         token=ben.token,
     )
-    splits = await api.data(
-        "query($g: ID!, $seen: [ID!]) { splits(groupId: $g, consistentWith: $seen) "
-        "{ id status period { start end } } }",
-        {"g": group, "seen": requested["eventIds"]},
-        token=ann.token,
-    )
-    assert splits["splits"][0]["id"] == requested["id"]
-    # No saga completes splits yet (it arrives with the sagas): invoicing is refused, typed.
-    refused = await api.mutate(
-        "createInvoice",
-        {"groupId": group, "period": {"start": "2026-01-01", "end": "2026-02-01"}},
-        token=ann.token,
-    )
-    assert (refused["__typename"], refused["code"]) == ("ConflictError", "SPLIT_NOT_COMPLETED")
-
-    invoices = await api.data(
-        "query($g: ID!) { invoices(groupId: $g) { id } }", {"g": group}, token=ann.token
-    )
-    assert invoices["invoices"] == []
+    assert invoices["invoices"] == [
+        {
+            "id": issued["id"],
+            "status": "ISSUED",
+            "total": [{"currency": "EUR", "amountCents": 3_000}],
+        }
+    ]
     timeline = await api.data(
         "query($g: ID!, $seen: [ID!]) { activity(groupId: $g, first: 3, consistentWith: $seen) "
         "{ edges { node { eventType summary actor { name } } } pageInfo { hasNextPage } } }",
-        {"g": group, "seen": requested["eventIds"]},
+        {"g": group, "seen": issued["eventIds"]},
         token=ben.token,
     )
     events = [edge["node"]["eventType"] for edge in timeline["activity"]["edges"]]
-    assert events == ["split.requested", "expense.created", "group.member_added"]
+    assert events == ["invoice.created", "split.completed", "split.requested"]
     assert timeline["activity"]["pageInfo"]["hasNextPage"] is True
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aequatio.application.bus import MessageBus
 from aequatio.events.catalog import EVENTS
 from aequatio.outbox.dispatcher import DispatcherSettings
 from aequatio.outbox.transport import Transport
@@ -75,9 +76,11 @@ async def read_side(
     transport: Transport,
     roles: Iterable[Role] = (Role.DISPATCHER, Role.PROJECTIONS),
     settings: DispatcherSettings = FAST,
+    *,
+    bus: MessageBus | None = None,
 ) -> AsyncIterator[Workers]:
-    """Dispatcher and every projection consumer, running for the block."""
-    workers = Workers(engine, transport, roles, dispatcher_settings=settings)
+    """Dispatcher and every projection consumer (and the sagas, given the bus), for the block."""
+    workers = Workers(engine, transport, roles, bus=bus, dispatcher_settings=settings)
     await workers.start()
     try:
         yield workers

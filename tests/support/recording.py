@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +16,8 @@ from aequatio.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from aequatio.outbox.topology import Queue
 from aequatio.outbox.transport import Transport
 from aequatio.persistence.errors import is_transient
+
+T = TypeVar("T")
 
 
 class Recorder:
@@ -67,3 +70,11 @@ async def eventually(condition: Callable[[], bool], *, within: float = 10) -> No
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - the condition has no event to wait on
             await asyncio.sleep(0.02)
+
+
+async def polled(probe: Callable[[], Awaitable[T]], *, within: float = 30) -> T:
+    """The first truthy answer of ``probe()`` (polled), failing after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while not (answer := await probe()):  # noqa: ASYNC110 - probes the database
+            await asyncio.sleep(0.05)
+    return answer

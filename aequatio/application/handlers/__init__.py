@@ -19,10 +19,15 @@ from aequatio.application.handlers.groups import (
 from aequatio.application.handlers.identity import handle_register_user
 from aequatio.application.handlers.invoices import (
     handle_create_invoice,
+    handle_issue_invoice,
     handle_mark_invoice_paid,
     handle_void_invoice,
 )
-from aequatio.application.handlers.splits import handle_complete_split, handle_request_split
+from aequatio.application.handlers.splits import (
+    handle_complete_split,
+    handle_fail_split,
+    handle_request_split,
+)
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
 
@@ -38,6 +43,8 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     commands.DeleteExpense: handle_delete_expense,
     commands.RequestSplit: handle_request_split,
     commands.CompleteSplit: handle_complete_split,
+    commands.FailSplit: handle_fail_split,
+    commands.IssueInvoice: handle_issue_invoice,
     commands.CreateInvoice: handle_create_invoice,
     commands.VoidInvoice: handle_void_invoice,
     commands.MarkInvoicePaid: handle_mark_invoice_paid,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from aequatio.application.commands import CompleteSplit, RequestSplit
+from aequatio.application.commands import CompleteSplit, FailSplit, RequestSplit
 from aequatio.application.handlers.common import acting_user_id, load_group, require_system
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
@@ -68,4 +68,15 @@ async def handle_complete_split(cmd: CompleteSplit, uow: UnitOfWork) -> CommandR
         split.fail(code=impossible.code.value, reason=impossible.message, now=uow.context.now)
     else:
         split.complete(outcome, now=uow.context.now)
+    return await uow.commit(split)
+
+
+async def handle_fail_split(cmd: FailSplit, uow: UnitOfWork) -> CommandResult:
+    """End a split that could not complete (a timeout); a finished split stays as it is."""
+    require_system(uow)
+    split = await uow.splits.get(cmd.split_id)
+    if split is None:
+        raise NotFound(ErrorCode.SPLIT_NOT_FOUND, "no such split", field="split_id")
+    if split.status is SplitStatus.REQUESTED:
+        split.fail(code=cmd.reason_code, reason=cmd.reason, now=uow.context.now)
     return await uow.commit(split)

@@ -17,6 +17,8 @@ from aequatio.application.commands import (
     ConversionInput,
     CreateInvoice,
     DeleteExpense,
+    FailSplit,
+    IssueInvoice,
     MarkInvoicePaid,
     RequestSplit,
     VoidInvoice,
@@ -264,9 +266,9 @@ async def test_a_missing_rate_makes_the_split_fail_visibly() -> None:
     assert event.payload["reason_code"] == "RATE_MISSING"
     assert event.payload["split_id"] == str(requested.aggregate_id)
     assert h.db.splits[requested.aggregate_id].status is SplitStatus.FAILED
-    await h.rejects(invoice_for(group_id), alice, ErrorCode.SPLIT_NOT_COMPLETED, field="period")
-    again = await h.run(RequestSplit(group_id=group_id, period_start=MAR, period_end=APR), alice)
-    assert again.aggregate_id != requested.aggregate_id
+    # The failed request is released: a new one (here from invoicing) may follow.
+    again = await h.run(invoice_for(group_id), alice)
+    assert (again.aggregate_type, again.aggregate_id != requested.aggregate_id) == ("split", True)
 
 
 async def test_a_malformed_rate_is_refused_up_front() -> None:
@@ -336,46 +338,110 @@ async def test_invoicing_the_same_period_again_returns_the_same_invoice() -> Non
     assert h.db.snapshot() == before
 
 
-async def test_an_invoice_needs_a_completed_split() -> None:
+async def test_invoicing_without_a_completed_split_asks_for_a_split_to_invoice() -> None:
     h = Harness()
     group_id, alice, _ = await family(h)
     await h.expense(group_id, alice, 3000, date(2025, 3, 2))
 
-    error = await h.rejects(
-        invoice_for(group_id), alice, ErrorCode.SPLIT_NOT_COMPLETED, field="period"
+    asked = await h.run(invoice_for(group_id), alice)
+
+    (event,) = h.events(asked)
+    assert (asked.aggregate_type, event.event_type) == ("split", "split.requested")
+    assert event.payload["issue_invoice"] is True
+    again = await h.run(invoice_for(group_id), alice)
+    assert (again.aggregate_id, again.event_ids) == (asked.aggregate_id, ())
+
+
+async def test_invoicing_while_a_split_is_pending_asks_that_split_to_be_invoiced() -> None:
+    h = Harness()
+    group_id, alice, bob = await family(h)
+    pending = await h.run(RequestSplit(group_id=group_id, period_start=MAR, period_end=APR), alice)
+
+    asked = await h.run(invoice_for(group_id), bob)
+
+    (event,) = h.events(asked)
+    assert (asked.aggregate_id, event.event_type) == (
+        pending.aggregate_id,
+        "split.invoice_requested",
     )
-    assert isinstance(error, Conflict)
-    await h.run(RequestSplit(group_id=group_id, period_start=MAR, period_end=APR), alice)
-    await h.rejects(invoice_for(group_id), alice, ErrorCode.SPLIT_NOT_COMPLETED, field="period")
+    assert event.payload["requested_by"] == str(bob.user_id)
+    assert h.db.splits[pending.aggregate_id].issue_invoice is True
 
 
-async def test_an_invoice_is_refused_when_expenses_changed_after_the_split() -> None:
+async def test_the_workflow_issues_the_invoice_once_the_split_completed() -> None:
+    h = Harness()
+    group_id, alice, bob = await family(h)
+    await h.expense(group_id, alice, 3000, date(2025, 3, 2))
+    asked = await h.run(invoice_for(group_id), bob)
+    await h.run(CompleteSplit(split_id=asked.aggregate_id), SYSTEM)
+
+    issued = await h.run(IssueInvoice(split_id=asked.aggregate_id), SYSTEM)
+    twice = await h.run(IssueInvoice(split_id=asked.aggregate_id), SYSTEM)
+
+    (event,) = h.events(issued)
+    assert (issued.aggregate_type, event.event_type) == ("invoice", "invoice.created")
+    assert event.payload["issued_by"] == str(bob.user_id)
+    assert (twice.aggregate_id, twice.event_ids) == (issued.aggregate_id, ())
+    assert h.db.periods[(group_id, MARCH)].invoice_id == issued.aggregate_id
+
+
+async def test_a_split_that_missed_a_change_is_never_invoiced_a_fresh_one_is() -> None:
     h = Harness()
     group_id, alice, bob = await family(h)
     added = await h.expense(group_id, alice, 3000, date(2025, 3, 2))
+    asked = await h.run(invoice_for(group_id), alice)
+    await h.run(CompleteSplit(split_id=asked.aggregate_id), SYSTEM)
+    await h.run(
+        AmendExpense(expense_id=added.aggregate_id, expected_version=1, amount_cents=4000), bob
+    )
+
+    rerun = await h.run(IssueInvoice(split_id=asked.aggregate_id), SYSTEM)
+
+    (event,) = h.events(rerun)
+    assert (rerun.aggregate_type, event.event_type) == ("split", "split.requested")
+    assert event.payload["issue_invoice"] is True
+    assert event.payload["requested_by"] == str(alice.user_id)
+    h.clock.advance()
+    await h.run(CompleteSplit(split_id=rerun.aggregate_id), SYSTEM)
+    issued = await h.run(IssueInvoice(split_id=rerun.aggregate_id), SYSTEM)
+    assert h.payload(issued)["total"] == [{"currency": "EUR", "amount_cents": 4000}]
+
+
+async def test_a_stale_completed_split_is_not_used_by_create_invoice() -> None:
+    h = Harness()
+    group_id, alice, bob = await family(h)
+    await h.expense(group_id, alice, 3000, date(2025, 3, 2))
     await h.split(group_id, alice, MAR, APR)
     await h.expense(group_id, bob, 500, date(2025, 3, 30))
 
-    error = await h.rejects(invoice_for(group_id), alice, ErrorCode.SPLIT_STALE, field="period")
-    assert isinstance(error, Conflict)
+    asked = await h.run(invoice_for(group_id), alice)
 
-    await h.split(group_id, alice, MAR, APR)
-    await h.run(
-        AmendExpense(expense_id=added.aggregate_id, expected_version=1, amount_cents=10), bob
+    assert asked.aggregate_type == "split"
+    assert not h.db.invoices
+
+
+async def test_a_split_that_timed_out_is_failed_and_released() -> None:
+    h = Harness()
+    group_id, alice, _ = await family(h)
+    asked = await h.run(invoice_for(group_id), alice)
+
+    failed = await h.run(
+        FailSplit(split_id=asked.aggregate_id, reason_code="SPLIT_TIMED_OUT", reason="late"),
+        SYSTEM,
     )
-    await h.rejects(invoice_for(group_id), alice, ErrorCode.SPLIT_STALE, field="period")
+    again = await h.run(
+        FailSplit(split_id=asked.aggregate_id, reason_code="SPLIT_TIMED_OUT", reason="late"),
+        SYSTEM,
+    )
 
-    await h.split(group_id, alice, MAR, APR)
-    await h.run(DeleteExpense(expense_id=added.aggregate_id, expected_version=2), bob)
-    await h.rejects(invoice_for(group_id), alice, ErrorCode.SPLIT_STALE, field="period")
-
-    h.clock.advance()
-    await h.split(group_id, alice, MAR, APR)
-    issued = await h.run(invoice_for(group_id), alice)
-    assert nets(h.payload(issued)["lines"]) == {
-        (alice.user_id, "EUR"): -250,
-        (bob.user_id, "EUR"): 250,
-    }
+    (event,) = h.events(failed)
+    assert (event.event_type, event.payload["reason_code"]) == ("split.failed", "SPLIT_TIMED_OUT")
+    assert again.event_ids == ()
+    await h.rejects(
+        FailSplit(split_id=asked.aggregate_id, reason_code="X", reason="y"),
+        alice,
+        ErrorCode.FORBIDDEN,
+    )
 
 
 async def test_a_period_overlapping_an_invoiced_month_cannot_be_invoiced() -> None:
@@ -533,7 +599,6 @@ async def test_after_voiding_the_period_is_invoiced_again_from_a_fresh_split() -
     issued = await h.invoice(group_id, alice, MAR, APR)
     await h.run(VoidInvoice(invoice_id=issued.aggregate_id), alice)
     await h.expense(group_id, bob, 1000, date(2025, 3, 15))
-    await h.rejects(invoice_for(group_id), alice, ErrorCode.SPLIT_STALE, field="period")
     h.clock.advance()
 
     reissued = await h.invoice(group_id, alice, MAR, APR)
