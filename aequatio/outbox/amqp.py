@@ -35,6 +35,7 @@ from aequatio.outbox.transport import (
     DeliveryHandler,
     Transport,
     TransportUnavailable,
+    join_worker,
 )
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class _AmqpConsumer(Consumer):
             with contextlib.suppress(*_NETWORK_ERRORS):
                 await channel.basic_cancel(tag)
         self._inbox.put_nowait(None)
-        await self._worker
+        await join_worker(self._worker, f"the consumer of {self.queue}")
         if channel is not None and not channel.is_closed:
             with contextlib.suppress(*_NETWORK_ERRORS):
                 await channel.close()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from aequatio.outbox.messages import Delivery, InboundMessage, OutboundMessage, PublishOutcome
 from aequatio.outbox.topology import DEAD_LETTERS, DOMAIN_EVENTS, Topology, topic_matches
-from aequatio.outbox.transport import Consumer, DeliveryHandler, Transport
+from aequatio.outbox.transport import Consumer, DeliveryHandler, Transport, join_worker
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class _MemoryConsumer(Consumer):
         # The message in hand finishes; a waiting take() is woken and returns None.
         self.queue.available.set()
         try:
-            await self._task
+            await join_worker(self._task, f"the consumer of {self.queue.name}")
         finally:
             self._transport.release(self)
 

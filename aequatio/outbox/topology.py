@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from aequatio.events.registry import EventRegistry
+
 DOMAIN_EVENTS = "domain.events"
 COMMANDS = "commands"
 DEAD_LETTERS = "dead.letters"
@@ -71,6 +73,15 @@ class Topology:
 
     def with_queues(self, *queues: Queue) -> Topology:
         return Topology(self.exchanges, (*self.queues, *queues))
+
+
+def routed_event_types(patterns: tuple[str, ...], registry: EventRegistry) -> list[str]:
+    """The registered event types whose routing key matches one of ``patterns``."""
+    return [
+        event_type
+        for event_type in registry.event_types()
+        if any(topic_matches(pattern, registry.routing_key(event_type)) for pattern in patterns)
+    ]
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:

@@ -7,6 +7,8 @@ against both.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -14,6 +16,18 @@ from aequatio.outbox.messages import Delivery, OutboundMessage, PublishOutcome
 from aequatio.outbox.topology import Topology
 
 DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+
+async def join_worker(task: asyncio.Task[None], what: str) -> None:
+    """Wait for a consumer's worker task to end; one that already died (its handler crashed
+    the worker) is reported rather than re-raised into whoever stops it."""
+    if task.done():
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("%s had stopped on %r", what, error)
+        return
+    await task
 
 
 class TransportUnavailable(ConnectionError):

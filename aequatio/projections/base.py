@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
-from aequatio.outbox.topology import Queue, topic_matches
+from aequatio.outbox.topology import Queue, routed_event_types
 
 
 class Projection(ABC):
@@ -38,11 +38,7 @@ class Projection(ABC):
 
     def event_types(self, registry: EventRegistry) -> list[str]:
         """The registered event types whose routing key this projection listens to."""
-        return [
-            event_type
-            for event_type in registry.event_types()
-            if any(topic_matches(p, registry.routing_key(event_type)) for p in self.patterns)
-        ]
+        return routed_event_types(self.patterns, registry)
 
     @abstractmethod
     async def apply(

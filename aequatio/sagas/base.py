@@ -18,7 +18,8 @@ from aequatio.application.results import CommandResult
 from aequatio.domain.errors import DomainError
 from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
-from aequatio.outbox.topology import Queue
+from aequatio.events.registry import EventRegistry
+from aequatio.outbox.topology import Queue, routed_event_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,9 @@ class Saga(ABC):
 
     def queue(self) -> Queue:
         return Queue(self.consumer, self.patterns)
+
+    def event_types(self, registry: EventRegistry) -> list[str]:
+        return routed_event_types(self.patterns, registry)
 
     @abstractmethod
     def key(self, envelope: Envelope, payload: EventPayload) -> str | None:

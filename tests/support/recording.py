@@ -72,9 +72,11 @@ async def eventually(condition: Callable[[], bool], *, within: float = 10) -> No
             await asyncio.sleep(0.02)
 
 
-async def polled(probe: Callable[[], Awaitable[T]], *, within: float = 30) -> T:
+async def polled(probe: Callable[[], Awaitable[T | None]], *, within: float = 30) -> T:
     """The first truthy answer of ``probe()`` (polled), failing after ``within`` seconds."""
     async with asyncio.timeout(within):
-        while not (answer := await probe()):  # noqa: ASYNC110 - probes the database
+        while True:
+            answer = await probe()
+            if answer:
+                return answer
             await asyncio.sleep(0.05)
-    return answer

@@ -32,7 +32,7 @@ from aequatio.persistence.errors import is_transient
 from aequatio.persistence.unit_of_work import SqlUnitOfWork
 from aequatio.projections.catalog import PROJECTIONS
 from aequatio.projections.runner import ProjectionHandler
-from aequatio.workers import Role, Workers
+from aequatio.workers import Role, Workers, topology
 from tests.integration.conftest import rabbitmqctl
 from tests.support.family import family
 from tests.support.history import rich_history
@@ -158,6 +158,7 @@ async def test_a_consumer_dying_after_commit_before_ack_applies_once(
 ) -> None:
     workers = Workers(application.engine, transport, [Role.DISPATCHER], dispatcher_settings=FAST)
     await workers.start()
+    await transport.declare(topology(PROJECTIONS, ()))  # consumed here, outside the workers
     loops = []
     try:
         for projection in PROJECTIONS:
