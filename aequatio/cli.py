@@ -87,6 +87,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level.lower(),
             ws_max_size=settings.max_body_bytes,
+            loop=settings.event_loop,
         )
     finally:
         database.close()

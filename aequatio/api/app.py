@@ -16,6 +16,7 @@ from aequatio.api.limits import BodySizeLimit
 from aequatio.bootstrap import bootstrap, build_transport
 from aequatio.config import Settings
 from aequatio.graphql.limits import QueryLimits
+from aequatio.graphql.live import LiveFeed
 from aequatio.graphql.read_store import ReadStore
 from aequatio.graphql.schema import build_schema
 from aequatio.persistence.database import alembic_config
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application = bootstrap(settings, database_url=database_url)
     workers = Workers(application.engine, build_transport(settings), roles, bus=application.bus)
     store = ReadStore(application.engine)
+    live = LiveFeed(workers.transport)
     schema = build_schema(QueryLimits(introspection=settings.introspection))
     verifier = TokenVerifier(settings)
     endpoint = GraphQLEndpoint(
@@ -48,15 +50,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await workers.start()
+        await live.start()
         try:
             yield
         finally:
+            await live.stop()
             await workers.stop()
             await application.aclose()
 
     app = FastAPI(title="aequatio", lifespan=lifespan)
     app.state.application = application
     app.state.workers = workers
+    app.state.live = live
     app.state.migration_head = ScriptDirectory.from_config(
         alembic_config(database_url)
     ).get_current_head()
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bus=application.bus,
             store=store,
             verifier=verifier,
+            live=live,
             consistency_timeout=settings.consistency_timeout_seconds,
         )
     )

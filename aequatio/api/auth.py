@@ -193,7 +193,11 @@ class TokenVerifier:
         subject = claims["sub"]
         if not subject.strip():
             raise AuthenticationError("missing claim: sub")
-        return Principal(subject=subject, scopes=_scopes(claims))
+        return Principal(
+            subject=subject,
+            scopes=_scopes(claims),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
 
 
 def _signing_key(jwks: jwt.PyJWKClient, header: Mapping[str, Any]) -> jwt.PyJWK:

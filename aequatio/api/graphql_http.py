@@ -212,9 +212,11 @@ async def _params(request: Request) -> tuple[str, dict[str, Any] | None, str | N
 
 
 def _json(raw: str | bytes, complaint: str) -> Any:
+    # ValueError covers malformed JSON, bad UTF-8 and integers past Python's 4300 digits;
+    # RecursionError arrays or objects nested thousands deep.
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise RequestError(400, "BAD_REQUEST", complaint) from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,8 +14,14 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, object]:
+    """Alive; with the live subscriptions and asyncio tasks in this process (leak watch)."""
+    live = getattr(request.app.state, "live", None)
+    return {
+        "status": "ok",
+        "subscriptions": live.subscriber_count if live is not None else 0,
+        "tasks": len(asyncio.all_tasks()),
+    }
 
 
 async def _database_checks(engine: AsyncEngine, head: str) -> dict[str, str]:

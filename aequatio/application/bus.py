@@ -16,6 +16,7 @@ from aequatio.application.ports import IdempotencyClaim
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.domain.errors import Conflict, ErrorCode, InvalidInput
+from aequatio.domain.text import is_plain
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
@@ -80,6 +81,12 @@ class MessageBus:
             raise InvalidInput(
                 ErrorCode.TEXT_EMPTY if not key.strip() else ErrorCode.TEXT_TOO_LONG,
                 f"an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+                field="idempotency_key",
+            )
+        if not is_plain(key):
+            raise InvalidInput(
+                ErrorCode.TEXT_EMPTY,
+                "an idempotency key must not contain control characters",
                 field="idempotency_key",
             )
         subject = uow.context.principal.subject

@@ -14,6 +14,8 @@ class Principal:
     subject: str
     scopes: frozenset[str] = frozenset()
     system: bool = False
+    #: When the credentials expire (a live connection is closed then).
+    expires_at: datetime | None = None
 
     @classmethod
     def system_process(cls, name: str) -> Principal:

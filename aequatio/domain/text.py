@@ -19,11 +19,19 @@ def require_text(value: str, *, field: str, max_length: int) -> str:
         raise InvalidInput(
             ErrorCode.TEXT_TOO_LONG, f"{field} is limited to {max_length} characters", field=field
         )
-    if any(ord(char) < 32 and char not in "\t" for char in text):
+    if not is_plain(text):
         raise InvalidInput(
             ErrorCode.TEXT_EMPTY, f"{field} must not contain control characters", field=field
         )
     return text
+
+
+def is_plain(text: str) -> bool:
+    """No control characters but tab, and no lone surrogates (JSON can carry ``"\\udc80"``):
+    PostgreSQL stores neither a NUL nor a surrogate in a text column."""
+    return not any(
+        (ord(char) < 32 and char != "\t") or 0xD800 <= ord(char) <= 0xDFFF for char in text
+    )
 
 
 def optional_text(value: str | None, *, field: str, max_length: int) -> str | None:
@@ -36,6 +44,6 @@ def optional_text(value: str | None, *, field: str, max_length: int) -> str | No
 def require_email(value: str, *, field: str = "email") -> str:
     """A plausible address, lower-cased so uniqueness ignores case."""
     email = value.strip().lower() if isinstance(value, str) else ""
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email) or not is_plain(email):
         raise InvalidInput(ErrorCode.EMAIL_INVALID, "this is not an e-mail address", field=field)
     return email

@@ -36,6 +36,17 @@ async def wait_for_projections(
     events = [
         decode_event(opaque, field=f"{field}.{index}") for index, opaque in enumerate(event_ids)
     ]
+    return await wait_for_events(store, events, projection_names, within=within)
+
+
+async def wait_for_events(
+    store: ReadStore,
+    events: Sequence[tuple[str, UUID]],
+    projection_names: Iterable[str],
+    *,
+    within: float,
+) -> bool:
+    """Like ``wait_for_projections``, for ``(event_type, event_id)`` pairs."""
     projections = [by_name(name) for name in projection_names]
     wanted: set[tuple[str, UUID]] = {
         (projection.consumer, event_id)

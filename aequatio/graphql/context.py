@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import strawberry
+from fastapi import WebSocket
 from sqlalchemy import Row
 from strawberry.fastapi import BaseContext
 
@@ -16,6 +18,7 @@ from aequatio.application.context import Principal
 from aequatio.domain.errors import ErrorCode, Forbidden, NotFound
 from aequatio.graphql.consistency import wait_for_projections
 from aequatio.graphql.errors import unauthenticated
+from aequatio.graphql.live import LiveFeed
 from aequatio.graphql.loaders import Loaders
 from aequatio.graphql.read_store import ReadStore
 
@@ -34,6 +37,8 @@ class Context(BaseContext):
     #: Set when a ``consistentWith`` wait ran out: the answer may not show those writes yet.
     stale: bool = False
     connection_params: dict[str, Any] | None = None
+    #: This API process's live feed (subscriptions); none where nothing subscribes.
+    live: LiveFeed | None = None
     _actor: Row[Any] | None = field(default=None, repr=False)
     _memberships: dict[UUID, Row[Any] | None] = field(default_factory=dict, repr=False)
 
@@ -67,6 +72,18 @@ class Context(BaseContext):
         if membership is None:
             raise Forbidden(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
         return membership
+
+    def require_live(self) -> LiveFeed:
+        if self.live is None:
+            raise RuntimeError("live subscriptions are not running in this process")
+        return self.live
+
+    async def close_connection(self, code: int, reason: str) -> None:
+        """Close the WebSocket this context belongs to (no-op over HTTP)."""
+        websocket = getattr(self, "request", None)
+        if isinstance(websocket, WebSocket):
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(code=code, reason=reason)
 
     async def consistent_with(
         self, event_ids: Sequence[str] | None, projections: Iterable[str]

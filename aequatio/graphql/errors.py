@@ -17,6 +17,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 
 from aequatio.domain.errors import (
     DomainError,
@@ -147,3 +148,24 @@ def is_unexpected(error: GraphQLError) -> bool:
     """An error a resolver raised that is not a typed refusal (a bug or an outage)."""
     original = error.original_error
     return original is not None and bool(error.path) and not isinstance(original, DomainError)
+
+
+class TypedErrors(MaskErrors):
+    """Every error leaves the schema in its client form (over HTTP and WebSocket alike):
+    refusals with their code and field, anything unexpected masked with a correlation id.
+    Runs after the schema logged the original errors."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _: True)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = getattr(self.execution_context, "context", None)
+        formatted = format_error(error, str(getattr(context, "correlation_id", "")))
+        return GraphQLError(
+            formatted["message"],
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=formatted.get("extensions"),
+        )

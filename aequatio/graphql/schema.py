@@ -17,6 +17,7 @@ from aequatio.graphql.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    TypedErrors,
     is_unexpected,
 )
 from aequatio.graphql.features.activity import ActivityQuery
@@ -25,6 +26,7 @@ from aequatio.graphql.features.groups import Group, GroupsMutation, GroupsQuery
 from aequatio.graphql.features.invoices import InvoicesMutation, InvoicesQuery
 from aequatio.graphql.features.nodes import NODE_TYPES, NodeQuery
 from aequatio.graphql.features.splits import SplitsMutation, SplitsQuery
+from aequatio.graphql.features.subscriptions import LiveSubscription
 from aequatio.graphql.features.users import UsersMutation, UsersQuery
 from aequatio.graphql.limits import QueryLimits, limit_extensions
 
@@ -34,6 +36,8 @@ Query = merge_types(
     "Query",
     (UsersQuery, GroupsQuery, ExpensesQuery, SplitsQuery, InvoicesQuery, ActivityQuery, NodeQuery),
 )
+Subscription = LiveSubscription
+
 Mutation = merge_types(
     "Mutation",
     (UsersMutation, GroupsMutation, ExpensesMutation, SplitsMutation, InvoicesMutation),
@@ -62,7 +66,8 @@ def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
     return AequatioSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[*NODE_TYPES, Group, InvalidInputError, NotFoundError, ForbiddenError, ConflictError],
-        extensions=limit_extensions(limits or QueryLimits()),
+        extensions=[*limit_extensions(limits or QueryLimits()), TypedErrors],
         config=StrawberryConfig(scalar_map={MinorUnits: MINOR_UNITS_SCALAR}),
     )

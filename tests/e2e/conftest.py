@@ -29,6 +29,7 @@ class Server:
     url: str
     secret: str
     database_url: str
+    pid: int
 
 
 def free_port() -> int:
@@ -78,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process)
-        yield Server(url, secret, database_url)
+        yield Server(url, secret, database_url, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -91,6 +91,12 @@ class Api:
         registered = await self.succeed(
             "registerUser", {"name": name, "email": f"{subject}@example.org"}, token=token
         )
+        # Read the registration back, so what follows can rely on the user directory.
+        await self.data(
+            "query($seen: [ID!]) { me(consistentWith: $seen) { id } }",
+            {"seen": registered["eventIds"]},
+            token=token,
+        )
         return Person(name, subject, token, registered["id"])
 
     async def family(
@@ -104,10 +110,18 @@ class Api:
             {"name": "Family", "currency": currency, "startedOn": since},
             token=owner.token,
         )
+        written = list(group["eventIds"])
         for member in people[1:]:
-            await self.succeed(
+            added = await self.succeed(
                 "addMember",
                 {"groupId": group["id"], "userId": member.user_id, "joinedOn": since},
                 token=owner.token,
             )
+            written += added["eventIds"]
+        # Read the memberships back: reads and subscriptions check them in the read model.
+        await self.data(
+            "query($g: ID!, $seen: [ID!]) { group(id: $g, consistentWith: $seen) { id } }",
+            {"g": group["id"], "seen": written},
+            token=owner.token,
+        )
         return group["id"], people

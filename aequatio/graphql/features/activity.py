@@ -19,6 +19,7 @@ from aequatio.graphql.features.users import User, load_user
 from aequatio.graphql.limits import QueryLimits
 
 LIMITS = QueryLimits()
+MAX_POSITION = 2**63 - 1  # event positions are BIGINT
 
 
 @strawberry.type(description="Who changed what, when; amendments carry their before/after.")
@@ -66,7 +67,9 @@ class ActivityConnection:
 def _before(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    if not cursor.isdigit():
+    # ASCII digits (str.isdigit also takes "١٢"), within the column's BIGINT.
+    digits = cursor.isascii() and cursor.isdigit() and len(cursor) <= len(str(MAX_POSITION))
+    if not digits or int(cursor) > MAX_POSITION:
         raise InvalidInput(ErrorCode.INVALID_ID, "not a cursor of this list", field="after")
     return int(cursor)
 

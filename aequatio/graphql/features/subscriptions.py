@@ -1,0 +1,104 @@
+"""Live subscriptions: ``splitCompleted``, ``invoiceCreated`` and ``groupActivity`` of a group.
+
+Membership is checked when subscribing (a non-member gets an error and no events). Each event
+is pushed once the projection the pushed object comes from has applied it, so what arrives
+equals what a query would return.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from sqlalchemy import Row
+
+from aequatio.events.catalog import EVENTS
+from aequatio.events.envelope import Envelope
+from aequatio.graphql.common import uuid_of
+from aequatio.graphql.consistency import wait_for_events
+from aequatio.graphql.context import Info
+from aequatio.graphql.features.activity import ActivityEntry
+from aequatio.graphql.features.invoices import Invoice
+from aequatio.graphql.features.splits import Split
+from aequatio.graphql.live import SLOW_CONSUMER, SlowConsumer
+from aequatio.projections.catalog import by_name
+
+log = logging.getLogger(__name__)
+
+#: How long a push waits for its projection before sending what the read model holds.
+PUSH_WAIT_SECONDS = 10.0
+
+Fetch = Callable[[Envelope], Awaitable[Row[Any] | None]]
+
+
+async def follow(
+    info: Info, group_id: UUID, event_types: set[str], projection: str, fetch: Fetch
+) -> AsyncGenerator[Row[Any], None]:
+    """Rows of ``projection`` for the group's events of ``event_types``, as they happen."""
+    context = info.context
+    await context.require_member(group_id)
+    feed = context.require_live()
+    try:
+        async with feed.subscribe(group_id, event_types) as subscription:
+            async for envelope in subscription:
+                applied = await wait_for_events(
+                    context.store,
+                    [(envelope.event_type, envelope.event_id)],
+                    [projection],
+                    within=PUSH_WAIT_SECONDS,
+                )
+                if not applied:
+                    log.warning("pushing %s before %s applied it", envelope.event_id, projection)
+                row = await fetch(envelope)
+                if row is not None:
+                    yield row
+    except SlowConsumer:
+        await context.close_connection(SLOW_CONSUMER, "too slow: events were dropped")
+
+
+@strawberry.type
+class LiveSubscription:
+    @strawberry.subscription(description="Each completed split of the group.")
+    async def split_completed(
+        self, info: Info, group_id: strawberry.ID
+    ) -> AsyncGenerator[Split, None]:
+        group = uuid_of(group_id, "Group", field="groupId")
+
+        async def fetch(envelope: Envelope) -> Row[Any] | None:
+            rows = await info.context.store.splits_by_id([envelope.aggregate_id])
+            return rows[0] if rows else None
+
+        async for row in follow(info, group, {"split.completed"}, "splits", fetch):
+            yield Split.of(row)
+
+    @strawberry.subscription(description="Each invoice issued for the group.")
+    async def invoice_created(
+        self, info: Info, group_id: strawberry.ID
+    ) -> AsyncGenerator[Invoice, None]:
+        group = uuid_of(group_id, "Group", field="groupId")
+
+        async def fetch(envelope: Envelope) -> Row[Any] | None:
+            rows = await info.context.store.invoices_by_id([envelope.aggregate_id])
+            return rows[0] if rows else None
+
+        async for row in follow(info, group, {"invoice.created"}, "invoices", fetch):
+            yield Invoice.of(row)
+
+    @strawberry.subscription(
+        description="Every event of the group, as its timeline entry, once projected."
+    )
+    async def group_activity(
+        self, info: Info, group_id: strawberry.ID
+    ) -> AsyncGenerator[ActivityEntry, None]:
+        group = uuid_of(group_id, "Group", field="groupId")
+        event_types = set(by_name("activity").event_types(EVENTS))
+
+        async def fetch(envelope: Envelope) -> Row[Any] | None:
+            rows = await info.context.store.activity_by_id([envelope.event_id])
+            return rows[0] if rows else None
+
+        async for row in follow(info, group, event_types, "activity", fetch):
+            yield ActivityEntry.of(row)

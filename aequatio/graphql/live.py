@@ -1,0 +1,116 @@
+"""The live feed of one API process: every event, fanned out to the subscriptions that want it.
+
+Each API process consumes from its own exclusive, auto-deleted queue bound to ``#`` (so every
+process gets every event for its own subscribers; the in-process transport does the same in
+the embedded default). A subscription is a bounded buffer for one group and some event types;
+when a client is too slow to drain it, the subscription is dropped (never the feed, never the
+other clients) and its socket is closed with ``SLOW_CONSUMER``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from aequatio.events.envelope import Envelope
+from aequatio.outbox.codec import UndecodableMessage, from_message
+from aequatio.outbox.messages import Delivery
+from aequatio.outbox.transport import Consumer, Transport
+
+log = logging.getLogger(__name__)
+
+#: WebSocket close codes (4000-4999 are the application's).
+SLOW_CONSUMER = 4008
+TOKEN_EXPIRED = 4401
+
+
+class SlowConsumer(Exception):
+    """The subscriber did not keep up; its subscription was dropped."""
+
+
+class Subscription:
+    def __init__(self, group_id: UUID, event_types: Collection[str], buffer: int) -> None:
+        self.group_id = group_id
+        self.event_types = frozenset(event_types)
+        self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue(maxsize=buffer)
+        self.dropped = False
+
+    def offer(self, envelope: Envelope) -> None:
+        if self.dropped:
+            return
+        try:
+            self._queue.put_nowait(envelope)
+        except asyncio.QueueFull:
+            self.dropped = True
+            self._queue.get_nowait()  # make room for the wake-up below
+            self._queue.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[Envelope]:
+        while True:
+            envelope = await self._queue.get()
+            if envelope is None:
+                raise SlowConsumer(f"dropped after {self._queue.maxsize} undelivered events")
+            yield envelope
+
+
+def group_of(envelope: Envelope) -> UUID | None:
+    """The group an event concerns (events of users concern none)."""
+    raw = envelope.payload.get("group_id")
+    if raw is None and envelope.aggregate_type == "group":
+        return envelope.aggregate_id
+    try:
+        return UUID(str(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+class LiveFeed:
+    def __init__(self, transport: Transport, *, buffer: int = 256) -> None:
+        self._transport = transport
+        self._buffer = buffer
+        self._subscriptions: dict[UUID, set[Subscription]] = defaultdict(set)
+        self._consumer: Consumer | None = None
+        self.queue: str | None = None
+
+    async def start(self) -> None:
+        self.queue = await self._transport.temporary_queue(["#"])
+        self._consumer = await self._transport.consume(self.queue, self._deliver, prefetch=256)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.cancel()
+            self._consumer = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(group) for group in self._subscriptions.values())
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            envelope = from_message(delivery.message)
+        except UndecodableMessage:
+            await delivery.ack()  # nothing to push; the durable consumers deal with poison
+            return
+        group = group_of(envelope)
+        for subscription in list(self._subscriptions.get(group, ())) if group else ():
+            if envelope.event_type in subscription.event_types:
+                subscription.offer(envelope)
+        await delivery.ack()
+
+    @asynccontextmanager
+    async def subscribe(
+        self, group_id: UUID, event_types: Collection[str]
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(group_id, event_types, self._buffer)
+        self._subscriptions[group_id].add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscriptions[group_id]
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscriptions[group_id]
