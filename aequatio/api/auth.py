@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from aequatio.application.context import Principal
 from aequatio.config import Environment, Settings
+from aequatio.domain.text import is_plain
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,8 @@ class TokenVerifier:
         subject = claims["sub"]
         if not subject.strip():
             raise AuthenticationError("missing claim: sub")
+        if not is_plain(subject):
+            raise AuthenticationError("invalid claim: sub")
         return Principal(
             subject=subject,
             scopes=_scopes(claims),

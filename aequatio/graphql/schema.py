@@ -68,6 +68,7 @@ def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[*NODE_TYPES, Group, InvalidInputError, NotFoundError, ForbiddenError, ConflictError],
-        extensions=[*limit_extensions(limits or QueryLimits()), TypedErrors],
+        # TypedErrors outermost: it formats the errors last, once the limits coded theirs.
+        extensions=[TypedErrors, *limit_extensions(limits or QueryLimits())],
         config=StrawberryConfig(scalar_map={MinorUnits: MINOR_UNITS_SCALAR}),
     )
