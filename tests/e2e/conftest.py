@@ -13,7 +13,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,14 +21,7 @@ import pytest
 from aequatio.persistence.database import REPOSITORY_ROOT
 from tests.support.api import Api
 from tests.support.databases import admin, asyncpg_url
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    secret: str
-    database_url: str
-    pid: int
+from tests.support.server import Server
 
 
 def free_port() -> int:

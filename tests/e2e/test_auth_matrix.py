@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aequatio.api.auth import ALL_SCOPES
-from tests.e2e.conftest import Server
 from tests.e2e.no_trace import (
     FAMILY_OF_TWO,
     expense,
@@ -29,6 +28,7 @@ from tests.e2e.no_trace import (
     still_unregistered,
 )
 from tests.support.api import GRAPHQL_RESPONSE, Api
+from tests.support.server import Server
 
 GROUP = "query($id: ID!) { group(id: $id) { id name } }"
 ADD_EXPENSE = "mutation($input: AddExpenseInput!) { addExpense(input: $input) { __typename } }"

@@ -30,8 +30,8 @@ from aequatio.api.auth import ALL_SCOPES, issue_token
 from aequatio.config import Settings
 from aequatio.domain.money import MAX_AMOUNT_MINOR
 from aequatio.persistence.database import REPOSITORY_ROOT
-from tests.e2e.conftest import Server
 from tests.support.api import GRAPHQL_RESPONSE
+from tests.support.server import Server
 
 SDL = (REPOSITORY_ROOT / "schemas" / "graphql" / "schema.graphql").read_text()
 SCHEMA = graphql.build_schema(SDL)

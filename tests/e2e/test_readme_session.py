@@ -7,7 +7,7 @@ import os
 import subprocess
 
 from aequatio.persistence.database import REPOSITORY_ROOT
-from tests.e2e.conftest import Server
+from tests.support.server import Server
 
 
 def readme_session() -> str:

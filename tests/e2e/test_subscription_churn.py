@@ -12,10 +12,10 @@ import asyncio
 import httpx
 import psutil
 
-from tests.e2e.conftest import Server
 from tests.support.api import Api
 from tests.support.live import live
 from tests.support.recording import polled
+from tests.support.server import Server
 
 CYCLES = 1_000
 WARM_UP = 50

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,14 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aequatio.application.bus import MessageBus
 from aequatio.bootstrap import Application, bootstrap
 from aequatio.config import Settings
-from aequatio.persistence.database import create_engine, migrate
+from aequatio.persistence.database import migrate
+from tests.support.broker import rabbitmqctl
 from tests.support.databases import admin, asyncpg_url
 
 AMQP_HOST = os.environ.get("AEQUATIO_TEST_AMQP_HOST", "127.0.0.1:5672")
-#: How to run rabbitmqctl (CI with a broker container sets ``docker exec <id> rabbitmqctl``).
-RABBITMQCTL = shlex.split(
-    os.environ.get("AEQUATIO_TEST_RABBITMQCTL", shutil.which("rabbitmqctl") or "rabbitmqctl")
-)
 
 
 @pytest.fixture(scope="session")
@@ -66,16 +60,6 @@ async def application(database_url: str) -> AsyncIterator[Application]:
     await app.aclose()
 
 
-def rabbitmqctl(*args: str) -> str:
-    """Broker administration for tests (vhosts, connections); an error fails the test."""
-    done = subprocess.run(  # noqa: S603 - fixed program, test-controlled arguments
-        [*RABBITMQCTL, "-q", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    if done.returncode != 0:
-        pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}", pytrace=False)
-    return done.stdout
-
-
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
     """A virtual host of this test run on the local RabbitMQ, deleted afterwards."""
@@ -94,10 +78,3 @@ def engine(application: Application) -> AsyncEngine:
 @pytest.fixture
 def bus(application: Application) -> MessageBus:
     return application.bus
-
-
-@pytest.fixture
-async def raw_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()

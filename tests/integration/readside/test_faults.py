@@ -33,7 +33,7 @@ from aequatio.persistence.unit_of_work import SqlUnitOfWork
 from aequatio.projections.catalog import PROJECTIONS
 from aequatio.projections.runner import ProjectionHandler
 from aequatio.workers import Role, Workers, topology
-from tests.integration.conftest import rabbitmqctl
+from tests.support.broker import rabbitmqctl
 from tests.support.family import family
 from tests.support.history import rich_history
 from tests.support.readside import (
