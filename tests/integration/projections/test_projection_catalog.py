@@ -32,7 +32,12 @@ def test_each_listens_to_exactly_the_events_it_uses() -> None:
         ],
         "expenses": expense_events,
         "balances": expense_events,
-        "splits": ["split.completed", "split.failed", "split.requested"],
+        "splits": [
+            "split.completed",
+            "split.failed",
+            "split.invoice_requested",
+            "split.requested",
+        ],
         "invoices": ["invoice.created", "invoice.paid", "invoice.voided"],
         "activity": EVENTS.event_types(),
     }
