@@ -9,7 +9,7 @@ zero) and one settle-up plan is made in that currency.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -141,8 +141,14 @@ def compute_split(
     *,
     calendar: PeriodCalendar,
     conversion: Conversion | None = None,
+    members: Collection[UUID] | None = None,
 ) -> SplitOutcome:
-    """The split of ``period`` from the postings of the group's expenses."""
+    """The split of ``period`` from the postings of the group's expenses.
+
+    ``members`` (everyone who ever belonged to the group) guards against postings naming
+    someone the group never knew: such a split fails with a typed reason instead of being
+    settled with a stranger.
+    """
     paid: dict[str, dict[UUID, int]] = defaultdict(lambda: defaultdict(int))
     owed: dict[str, dict[UUID, int]] = defaultdict(lambda: defaultdict(int))
     adjustments: list[Adjustment] = []
@@ -164,6 +170,13 @@ def compute_split(
                 )
             )
     balances = _balances(paid, owed)
+    if members is not None:
+        strangers = sorted({str(b.user_id) for b in balances} - {str(m) for m in members})
+        if strangers:
+            raise SplitImpossible(
+                ErrorCode.NOT_A_MEMBER,
+                f"the period books amounts for people the group does not know: {strangers}",
+            )
     converted = _convert(balances, conversion) if conversion is not None else None
     plan_from = converted if converted is not None else balances
     return SplitOutcome(

@@ -60,9 +60,14 @@ async def handle_complete_split(cmd: CompleteSplit, uow: UnitOfWork) -> CommandR
     # incomplete) when an invoice is issued from it.
     calendar = await uow.calendar.load(split.group_id)
     postings = await uow.expenses.postings_for(split.group_id, split.period)
+    group = await load_group(uow, split.group_id)
     try:
         outcome = compute_split(
-            split.period, postings, calendar=calendar, conversion=split.conversion
+            split.period,
+            postings,
+            calendar=calendar,
+            conversion=split.conversion,
+            members={membership.user_id for membership in group.memberships},
         )
     except SplitImpossible as impossible:
         split.fail(code=impossible.code.value, reason=impossible.message, now=uow.context.now)

@@ -90,3 +90,31 @@ async def test_each_subscriber_gets_its_groups_events_and_a_slow_one_is_dropped(
         assert feed.subscriber_count == 0
     finally:
         await feed.stop()
+
+
+async def test_every_api_process_gets_every_event_for_its_own_subscribers(amqp_url: str) -> None:
+    """Two processes = two connections, each with its own exclusive queue."""
+    first, second = make_transport("amqp", amqp_url), make_transport("amqp", amqp_url)
+    for transport in (first, second):
+        await transport.start()
+        await transport.declare(Topology())
+    feeds = [LiveFeed(first), LiveFeed(second)]
+    for feed in feeds:
+        await feed.start()
+    try:
+        assert feeds[0].queue != feeds[1].queue
+        async with (
+            feeds[0].subscribe(GROUP, {"invoice.paid"}) as here,
+            feeds[1].subscribe(GROUP, {"invoice.paid"}) as there,
+        ):
+            sent = event(GROUP, 0)
+            await publish(first, EVENTS, [sent])
+            got = await asyncio.wait_for(
+                asyncio.gather(anext(aiter(here)), anext(aiter(there))), 10
+            )
+        assert [e.event_id for e in got] == [sent.event_id, sent.event_id]
+    finally:
+        for feed in feeds:
+            await feed.stop()
+        for transport in (first, second):
+            await transport.close()

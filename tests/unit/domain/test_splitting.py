@@ -596,3 +596,18 @@ def test_outcome_type_is_a_value_object() -> None:
     assert outcome == SplitOutcome(
         balances=(), transfers=(), converted=None, adjustments=(), revisions={JAN: 0}
     )
+
+
+def test_a_posting_for_someone_the_group_never_knew_fails_the_split_typed() -> None:
+    stranger, member = UUID(int=900), UUID(int=1)
+    posting = Posting(
+        month=Month(2026, 1), currency="EUR", paid={member: 100}, owed={stranger: 100}
+    )
+    with pytest.raises(SplitImpossible) as caught:
+        compute_split(
+            Period.month(Month(2026, 1)),
+            [(UUID(int=7), posting)],
+            calendar=PeriodCalendar(),
+            members={member},
+        )
+    assert caught.value.code is ErrorCode.NOT_A_MEMBER
