@@ -15,6 +15,7 @@ from aequatio.api.graphql_ws import WebSocketGraphQL
 from aequatio.api.limits import BodySizeLimit
 from aequatio.bootstrap import bootstrap, build_transport
 from aequatio.config import Settings
+from aequatio.graphql.context import ContextFactory
 from aequatio.graphql.limits import QueryLimits
 from aequatio.graphql.live import LiveFeed
 from aequatio.graphql.read_store import ReadStore
@@ -38,13 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     live = LiveFeed(workers.transport)
     schema = build_schema(QueryLimits(introspection=settings.introspection))
     verifier = TokenVerifier(settings)
-    endpoint = GraphQLEndpoint(
-        schema,
+    contexts = ContextFactory(
         bus=application.bus,
         store=store,
-        verifier=verifier,
-        graphiql=settings.graphiql_enabled,
         consistency_timeout=settings.consistency_timeout_seconds,
+        live=live,
+    )
+    endpoint = GraphQLEndpoint(
+        schema, contexts=contexts, verifier=verifier, graphiql=settings.graphiql_enabled
     )
 
     @asynccontextmanager
@@ -72,15 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Registered before the WebSocket router, so HTTP requests to /graphql come here.
     app.add_api_route("/graphql", graphql, methods=["GET", "POST"], include_in_schema=False)
-    app.include_router(
-        WebSocketGraphQL(
-            schema,
-            bus=application.bus,
-            store=store,
-            verifier=verifier,
-            live=live,
-            consistency_timeout=settings.consistency_timeout_seconds,
-        )
-    )
+    app.include_router(WebSocketGraphQL(schema, contexts=contexts, verifier=verifier))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

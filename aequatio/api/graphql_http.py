@@ -25,12 +25,9 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from aequatio.api.auth import AuthenticationError, TokenVerifier, bearer_token
-from aequatio.application.bus import MessageBus
 from aequatio.application.context import Principal
-from aequatio.graphql.context import Context
+from aequatio.graphql.context import ContextFactory
 from aequatio.graphql.errors import format_error
-from aequatio.graphql.loaders import Loaders
-from aequatio.graphql.read_store import ReadStore
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +85,14 @@ class GraphQLEndpoint:
         self,
         schema: Schema,
         *,
-        bus: MessageBus,
-        store: ReadStore,
+        contexts: ContextFactory,
         verifier: TokenVerifier,
         graphiql: bool,
-        consistency_timeout: float,
     ) -> None:
         self._schema = schema
-        self._bus = bus
-        self._store = store
+        self._contexts = contexts
         self._verifier = verifier
         self._graphiql = graphiql
-        self._consistency_timeout = consistency_timeout
 
     async def __call__(self, request: Request) -> Response:
         accept = request.headers.get("accept")
@@ -119,14 +112,7 @@ class GraphQLEndpoint:
         correlation_id = _correlation_id(request)
         principal = self._principal(request)
         query, variables, operation_name = await _params(request)
-        context = Context(
-            principal=principal,
-            bus=self._bus,
-            store=self._store,
-            loaders=Loaders.create(self._store),
-            correlation_id=correlation_id,
-            consistency_timeout=self._consistency_timeout,
-        )
+        context = self._contexts(principal, correlation_id)
         allowed = (
             {OperationType.QUERY}
             if request.method == "GET"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 from fastapi import WebSocket
 from strawberry import Schema
@@ -20,11 +19,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UNSET, UnsetType
 
 from aequatio.api.auth import AuthenticationError, TokenVerifier, bearer_token
-from aequatio.application.bus import MessageBus
-from aequatio.graphql.context import Context
-from aequatio.graphql.live import TOKEN_EXPIRED, LiveFeed
-from aequatio.graphql.loaders import Loaders
-from aequatio.graphql.read_store import ReadStore
+from aequatio.graphql.context import Context, ContextFactory
+from aequatio.graphql.live import TOKEN_EXPIRED
 
 #: Server keep-alive for the legacy protocol (clients of graphql-transport-ws ping the server;
 #: uvicorn also pings at the WebSocket level).
@@ -48,23 +44,12 @@ class WebSocketGraphQL(GraphQLRouter[Context, None]):
         self,
         schema: Schema,
         *,
-        bus: MessageBus,
-        store: ReadStore,
+        contexts: ContextFactory,
         verifier: TokenVerifier,
-        live: LiveFeed,
-        consistency_timeout: float,
         path: str = "/graphql",
     ) -> None:
         async def context(websocket: WebSocket) -> Context:
-            return Context(
-                principal=None,
-                bus=bus,
-                store=store,
-                loaders=Loaders.create(store),
-                correlation_id=uuid4(),
-                consistency_timeout=consistency_timeout,
-                live=live,
-            )
+            return contexts(None)  # authenticated by ``connection_init`` in on_ws_connect
 
         super().__init__(
             schema,

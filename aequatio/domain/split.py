@@ -73,17 +73,7 @@ class Split(Aggregate):
             conversion=conversion,
             issue_invoice=issue_invoice,
         )
-        split._record(
-            SplitRequested(
-                group_id=group.id,
-                period_start=period.start,
-                period_end=period.end,
-                requested_by=actor_id,
-                split_id=split_id,
-                conversion=conversion_data(conversion) if conversion else None,
-                issue_invoice=issue_invoice,
-            )
-        )
+        split._record_request()
         return split
 
     @classmethod
@@ -99,18 +89,21 @@ class Split(Aggregate):
             conversion=previous.conversion,
             issue_invoice=True,
         )
-        split._record(
+        split._record_request()
+        return split
+
+    def _record_request(self) -> None:
+        self._record(
             SplitRequested(
-                group_id=split.group_id,
-                period_start=split.period.start,
-                period_end=split.period.end,
-                requested_by=split.requested_by,
-                split_id=split_id,
-                conversion=conversion_data(split.conversion) if split.conversion else None,
-                issue_invoice=True,
+                group_id=self.group_id,
+                period_start=self.period.start,
+                period_end=self.period.end,
+                requested_by=self.requested_by,
+                split_id=self.id,
+                conversion=conversion_data(self.conversion) if self.conversion else None,
+                issue_invoice=self.issue_invoice,
             )
         )
-        return split
 
     def request_invoice(self, *, actor_id: UUID) -> bool:
         """Issue an invoice when this pending split completes; False if already asked."""

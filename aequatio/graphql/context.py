@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import strawberry
 from fastapi import WebSocket
@@ -94,6 +94,27 @@ class Context(BaseContext):
             self.store, event_ids, projections, within=self.consistency_timeout
         ):
             self.stale = True
+
+
+@dataclass(frozen=True)
+class ContextFactory:
+    """Makes the context of a request (HTTP) or a connection (WebSocket)."""
+
+    bus: MessageBus
+    store: ReadStore
+    consistency_timeout: float = 2.0
+    live: LiveFeed | None = None
+
+    def __call__(self, principal: Principal | None, correlation_id: UUID | None = None) -> Context:
+        return Context(
+            principal=principal,
+            bus=self.bus,
+            store=self.store,
+            loaders=Loaders.create(self.store),
+            correlation_id=correlation_id or uuid4(),
+            consistency_timeout=self.consistency_timeout,
+            live=self.live,
+        )
 
 
 def require_found(row: Row[Any] | None, code: ErrorCode, what: str) -> Row[Any]:

@@ -8,6 +8,7 @@ from aequatio.application.ports import LockMode
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.domain.errors import ErrorCode, Forbidden, NotFound
 from aequatio.domain.group import Group
+from aequatio.domain.split import Split
 
 
 async def acting_user_id(uow: UnitOfWork) -> UUID:
@@ -33,3 +34,10 @@ async def load_group(
     if group is None:
         raise NotFound(ErrorCode.GROUP_NOT_FOUND, "no such group", field=field)
     return group
+
+
+async def load_split(uow: UnitOfWork, split_id: UUID) -> Split:
+    split = await uow.splits.get(split_id)
+    if split is None:
+        raise NotFound(ErrorCode.SPLIT_NOT_FOUND, "no such split", field="split_id")
+    return split

@@ -14,7 +14,12 @@ from aequatio.application.commands import (
     MarkInvoicePaid,
     VoidInvoice,
 )
-from aequatio.application.handlers.common import acting_user_id, load_group, require_system
+from aequatio.application.handlers.common import (
+    acting_user_id,
+    load_group,
+    load_split,
+    require_system,
+)
 from aequatio.application.ports import LockMode
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
@@ -66,9 +71,7 @@ async def handle_issue_invoice(cmd: IssueInvoice, uow: UnitOfWork) -> CommandRes
     """The invoice workflow's step: issue from the completed split, or ask for a fresh split
     when expenses changed since it was computed. Redelivery is harmless."""
     require_system(uow)
-    split = await uow.splits.get(cmd.split_id)
-    if split is None:
-        raise NotFound(ErrorCode.SPLIT_NOT_FOUND, "no such split", field="split_id")
+    split = await load_split(uow, cmd.split_id)
     group = await load_group(uow, split.group_id, lock=LockMode.UPDATE)
     existing = await uow.invoices.active_for(group.id, split.period)
     if existing is not None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from uuid import uuid4
 
 from aequatio.application.commands import CompleteSplit, FailSplit, RequestSplit
-from aequatio.application.handlers.common import acting_user_id, load_group, require_system
+from aequatio.application.handlers.common import (
+    acting_user_id,
+    load_group,
+    load_split,
+    require_system,
+)
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.domain.calendar import Period
-from aequatio.domain.errors import Conflict, ErrorCode, NotFound
+from aequatio.domain.errors import Conflict, ErrorCode
 from aequatio.domain.split import Split, SplitStatus
 from aequatio.domain.splitting import Conversion, SplitImpossible, compute_split
 
@@ -50,9 +55,7 @@ async def handle_request_split(cmd: RequestSplit, uow: UnitOfWork) -> CommandRes
 async def handle_complete_split(cmd: CompleteSplit, uow: UnitOfWork) -> CommandResult:
     """Compute the split from the write model; a redelivered request changes nothing."""
     require_system(uow)
-    split = await uow.splits.get(cmd.split_id)
-    if split is None:
-        raise NotFound(ErrorCode.SPLIT_NOT_FOUND, "no such split", field="split_id")
+    split = await load_split(uow, cmd.split_id)
     if split.status is not SplitStatus.REQUESTED:
         return await uow.commit(split)
     # The calendar is read before the postings: a change committing in between is then seen
@@ -79,9 +82,7 @@ async def handle_complete_split(cmd: CompleteSplit, uow: UnitOfWork) -> CommandR
 async def handle_fail_split(cmd: FailSplit, uow: UnitOfWork) -> CommandResult:
     """End a split that could not complete (a timeout); a finished split stays as it is."""
     require_system(uow)
-    split = await uow.splits.get(cmd.split_id)
-    if split is None:
-        raise NotFound(ErrorCode.SPLIT_NOT_FOUND, "no such split", field="split_id")
+    split = await load_split(uow, cmd.split_id)
     if split.status is SplitStatus.REQUESTED:
         split.fail(code=cmd.reason_code, reason=cmd.reason, now=uow.context.now)
     return await uow.commit(split)
