@@ -147,9 +147,12 @@ async def _swap(connection: AsyncConnection, projection: Projection, schema: str
     for table in projection.tables:
         live, rebuilt = f'"{READ_SCHEMA}"."{table.name}"', f'"{schema}"."{table.name}"'
         names = await _index_names(connection, READ_SCHEMA, table.name)
+        grants = await _grants(connection, live)
         await connection.execute(text(f"DROP TABLE {live}"))
         await connection.execute(text(f"ALTER TABLE {rebuilt} SET SCHEMA {READ_SCHEMA}"))
         await _restore_index_names(connection, table.name, names)
+        for grant in grants:
+            await connection.execute(text(grant.replace("{table}", live)))
     for tracking in TRACKING_TABLES:
         source = tracking.to_metadata(MetaData(), schema=schema)
         await connection.execute(delete(tracking).where(tracking.c.consumer == projection.consumer))
@@ -160,6 +163,26 @@ async def _swap(connection: AsyncConnection, projection: Projection, schema: str
             )
         )
     await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+async def _grants(connection: AsyncConnection, table: str) -> list[str]:
+    """The GRANTs that give others what they hold on ``table`` (``{table}`` to fill in): a
+    table built elsewhere and moved in keeps none of them, and least-privilege roles (the
+    writer that applies projections, the API's reader) would lose access at the swap."""
+    rows = await connection.execute(
+        text(
+            "SELECT a.privilege_type, a.is_grantable, "
+            "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END "
+            "FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
+            "LEFT JOIN pg_roles r ON r.oid = a.grantee "
+            "WHERE c.oid = CAST(:table AS regclass) AND a.grantee <> c.relowner"
+        ),
+        {"table": table},
+    )
+    return [
+        f"GRANT {privilege} ON {{table}} TO {grantee}" + (" WITH GRANT OPTION" if grantable else "")
+        for privilege, grantable, grantee in rows
+    ]
 
 
 _INDEX_NAME = re.compile(r"^CREATE (UNIQUE )?INDEX (\S+) ON (\S+) ")
