@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck schema clean
+.PHONY: install run test test-unit test-integration test-e2e lint lint-migrations audit schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,30 @@ run: install
 test: install
 	$(BIN)/pytest
 
-lint: install
+test-unit: install
+	$(BIN)/pytest tests/unit tests/contract
+
+test-integration: install
+	$(BIN)/pytest tests/integration
+
+test-e2e: install
+	$(BIN)/pytest tests/e2e
+
+# Known vulnerabilities in the pinned dependencies (needs the PyPI advisory API).
+audit: install
+	$(BIN)/python -m pip install --quiet pip-audit
+	$(BIN)/pip-audit --requirement constraints.txt --no-deps --disable-pip --progress-spinner off
+
+lint: install lint-migrations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/aequatio schema check
+	$(BIN)/hadolint Dockerfile
+
+# Every migration's SQL, rendered offline, through squawk (.squawk.toml).
+lint-migrations: install
+	BIN=$(BIN) bash scripts/lint-migrations
 
 schema: install
 	$(BIN)/aequatio schema export

@@ -15,6 +15,7 @@ from aequatio.application.bus import MessageBus, utc_now
 from aequatio.application.context import CommandContext
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.config import Settings
+from aequatio.observability.bus import InstrumentedBus
 from aequatio.outbox.amqp import AmqpTransport
 from aequatio.outbox.inprocess import InProcessTransport
 from aequatio.outbox.transport import Transport
@@ -78,4 +79,6 @@ def bootstrap(
     def unit_of_work(context: CommandContext) -> UnitOfWork:
         return uow_class(engine, context)
 
-    return Application(settings=settings, engine=engine, bus=MessageBus(unit_of_work, clock=clock))
+    return Application(
+        settings=settings, engine=engine, bus=InstrumentedBus(unit_of_work, clock=clock)
+    )

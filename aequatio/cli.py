@@ -20,6 +20,9 @@ from aequatio.events.catalog import EVENTS
 from aequatio.events.schemas import Report, check, export
 from aequatio.graphql import sdl
 from aequatio.graphql.schema import build_schema
+from aequatio.observability.exposition import serve_metrics
+from aequatio.observability.logging import configure_logging, uvicorn_log_config
+from aequatio.observability.tracing import configure_tracing
 from aequatio.persistence.database import REPOSITORY_ROOT, create_engine
 from aequatio.persistence.database import migrate as run_migrations
 from aequatio.projections.base import Projection
@@ -39,9 +42,8 @@ log = logging.getLogger("aequatio")
 
 @app.callback()
 def main() -> None:
-    logging.basicConfig(
-        level=Settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format_resolved)
 
 
 @app.command("migrate")
@@ -88,6 +90,8 @@ def serve(
             log_level=settings.log_level.lower(),
             ws_max_size=settings.max_body_bytes,
             loop=settings.event_loop,
+            log_config=uvicorn_log_config(),
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
     finally:
         database.close()
@@ -101,9 +105,15 @@ def worker(
             help="dispatcher, projections, sagas or all (repeatable).", show_default="all"
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Port of this worker's /metrics (0: none).", show_default="9100"),
+    ] = None,
 ) -> None:
     """Run background roles against RabbitMQ (AEQUATIO_AMQP_URL) until SIGTERM."""
     settings = Settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"worker_metrics_port": metrics_port})
     if not settings.amqp_url:
         typer.echo(
             "aequatio worker needs AEQUATIO_AMQP_URL (the in-process transport only "
@@ -120,8 +130,18 @@ def worker(
 
 
 async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) -> None:
+    """Run until SIGTERM or SIGINT, then stop taking messages and finish those in hand within
+    the shutdown grace; what is still unfinished then goes back to its queue (never lost)."""
+    tracer = configure_tracing("aequatio-worker", settings.otlp_endpoint)
+    serve_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
     application = bootstrap(settings, database_url=database_url)
-    workers = Workers(application.engine, build_transport(settings), roles, bus=application.bus)
+    workers = Workers(
+        application.engine,
+        build_transport(settings),
+        roles,
+        bus=application.bus,
+        observe_every=settings.observe_every_seconds,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -131,8 +151,17 @@ async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) 
         await stop.wait()
         log.info("stopping: finishing the work in hand")
     finally:
-        await workers.stop()
+        try:
+            await asyncio.wait_for(workers.stop(), settings.shutdown_grace_seconds)
+        except TimeoutError:
+            log.warning(
+                "work in hand not finished after %.0fs: it goes back to its queue",
+                settings.shutdown_grace_seconds,
+            )
         await application.aclose()
+        if tracer is not None:
+            tracer.shutdown()
+    log.info("stopped")
 
 
 @app.command()

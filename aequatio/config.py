@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    #: ``json`` (one object a line) or ``console`` (readable); default: json in production,
+    #: console in development.
+    log_format: Literal["json", "console"] | None = None
     #: The API's event loop. uvloop 0.23 keeps ~70 KB of native memory per closed WebSocket
     #: connection (measured: 1,000 connections, +70 MiB; asyncio: flat), hence asyncio.
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"
@@ -43,6 +46,17 @@ class Settings(BaseSettings):
     consistency_timeout_seconds: float = Field(default=2.0, ge=0, le=30)
     #: Largest accepted request body (and WebSocket message).
     max_body_bytes: int = Field(default=262_144, ge=1024)
+    #: OTLP/HTTP collector (``http://collector:4318``); unset: spans are not exported.
+    otlp_endpoint: str | None = None
+    #: Where ``aequatio worker`` serves its ``/metrics`` (0: nowhere); the API uses its own port.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9100, ge=0, le=65535)
+    #: How often a process measures outbox lag, projection lag and saga states for ``/metrics``.
+    observe_every_seconds: float = Field(default=10.0, gt=0)
+    #: ``/readyz`` turns unready when the oldest unpublished event is older than this.
+    ready_max_outbox_age_seconds: float = Field(default=60.0, gt=0)
+    #: On SIGTERM: how long requests, WebSockets and messages in hand may take to finish.
+    shutdown_grace_seconds: int = Field(default=10, ge=0, le=3600)
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
 
@@ -75,6 +89,12 @@ class Settings(BaseSettings):
             if self.graphiql is not None
             else (self.environment is Environment.DEVELOPMENT)
         )
+
+    @property
+    def log_format_resolved(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.environment is Environment.DEVELOPMENT else "json"
 
     @property
     def embedded_database(self) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aequatio.application.bus import MessageBus
 from aequatio.events.catalog import EVENTS
+from aequatio.observability.observer import Observer
 from aequatio.outbox.consumer import ConsumerLoop
 from aequatio.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from aequatio.outbox.topology import Topology
@@ -65,6 +66,7 @@ class Workers:
         projections: Iterable[Projection] = PROJECTIONS,
         sagas: Iterable[Saga] = SAGAS,
         dispatcher_settings: DispatcherSettings | None = None,
+        observe_every: float = 10.0,
     ) -> None:
         self._engine = engine
         self.transport = transport
@@ -77,6 +79,15 @@ class Workers:
         self._dispatching: asyncio.Task[None] | None = None
         self._sweeper: TimeoutSweeper | None = None
         self._sweeping: asyncio.Task[None] | None = None
+        self._observer = Observer(
+            engine,
+            EVENTS,
+            outbox=self.dispatcher if Role.DISPATCHER in self.roles else None,
+            projections=self._projections if Role.PROJECTIONS in self.roles else (),
+            sagas=self._sagas if Role.SAGAS in self.roles else (),
+            every=observe_every,
+        )
+        self._observing: asyncio.Task[None] | None = None
         if Role.SAGAS in self.roles and bus is None:
             raise ValueError("the sagas role needs the command bus")
 
@@ -107,6 +118,8 @@ class Workers:
             self._sweeping = asyncio.create_task(self._sweeper.run(), name="saga timeouts")
         if Role.DISPATCHER in self.roles:
             self._dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        if self.roles:
+            self._observing = asyncio.create_task(self._observer.run(), name="observer")
         log.info("workers started: %s", ", ".join(sorted(self.roles)) or "none")
 
     def _topology(self) -> Topology:
@@ -120,6 +133,9 @@ class Workers:
         )
 
     async def stop(self) -> None:
+        if self._observing is not None:
+            await self._observer.stop()
+            await self._observing
         if self._dispatching is not None:
             await self.dispatcher.stop()
             await self._dispatching

@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI, Request, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from aequatio.api import health
+from aequatio.api import health, metrics
 from aequatio.api.auth import TokenVerifier
 from aequatio.api.graphql_http import GraphQLEndpoint
 from aequatio.api.graphql_ws import WebSocketGraphQL
+from aequatio.api.health import Migrations
 from aequatio.api.limits import BodySizeLimit
 from aequatio.bootstrap import bootstrap, build_transport
 from aequatio.config import Settings
@@ -20,6 +22,7 @@ from aequatio.graphql.limits import QueryLimits
 from aequatio.graphql.live import LiveFeed
 from aequatio.graphql.read_store import ReadStore
 from aequatio.graphql.schema import build_schema
+from aequatio.observability.tracing import configure_tracing
 from aequatio.persistence.database import alembic_config
 from aequatio.workers import Role, Workers
 
@@ -33,8 +36,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     roles = Role.parse_all(
         ["all"] if not settings.amqp_url else filter(None, settings.serve_roles.split(","))
     )
+    tracer = configure_tracing("aequatio-api", settings.otlp_endpoint)
     application = bootstrap(settings, database_url=database_url)
-    workers = Workers(application.engine, build_transport(settings), roles, bus=application.bus)
+    workers = Workers(
+        application.engine,
+        build_transport(settings),
+        roles,
+        bus=application.bus,
+        observe_every=settings.observe_every_seconds,
+    )
     store = ReadStore(application.engine)
     live = LiveFeed(workers.transport)
     schema = build_schema(QueryLimits(introspection=settings.introspection))
@@ -59,15 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.stop()
             await workers.stop()
             await application.aclose()
+            if tracer is not None:
+                tracer.shutdown()
 
     app = FastAPI(title="aequatio", lifespan=lifespan)
     app.state.application = application
     app.state.workers = workers
     app.state.live = live
-    app.state.migration_head = ScriptDirectory.from_config(
-        alembic_config(database_url)
-    ).get_current_head()
+    app.state.migrations = Migrations.of(ScriptDirectory.from_config(alembic_config(database_url)))
     app.include_router(health.router)
+    app.include_router(metrics.router)
 
     async def graphql(request: Request) -> Response:
         return await endpoint(request)
@@ -76,4 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/graphql", graphql, methods=["GET", "POST"], include_in_schema=False)
     app.include_router(WebSocketGraphQL(schema, contexts=contexts, verifier=verifier))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # A server span per request (continuing the caller's ``traceparent``), the parent of the
+    # command spans; not per WebSocket frame, nor for the probes and the scrapes.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="/healthz,/readyz,/metrics", exclude_spans=["receive", "send"]
+    )
     return app

@@ -14,9 +14,11 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from uuid import UUID
 
 from aequatio.events.envelope import Envelope
+from aequatio.observability.metrics import LIVE_SUBSCRIPTIONS
 from aequatio.outbox.codec import UndecodableMessage, from_message
 from aequatio.outbox.messages import Delivery
 from aequatio.outbox.transport import Consumer, Transport
@@ -32,29 +34,37 @@ class SlowConsumer(Exception):
     """The subscriber did not keep up; its subscription was dropped."""
 
 
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """An event for a subscriber, with the ``traceparent`` it was published under."""
+
+    envelope: Envelope
+    traceparent: str | None
+
+
 class Subscription:
     def __init__(self, group_id: UUID, event_types: Collection[str], buffer: int) -> None:
         self.group_id = group_id
         self.event_types = frozenset(event_types)
-        self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue(maxsize=buffer)
+        self._queue: asyncio.Queue[Arrival | None] = asyncio.Queue(maxsize=buffer)
         self.dropped = False
 
-    def offer(self, envelope: Envelope) -> None:
+    def offer(self, arrival: Arrival) -> None:
         if self.dropped:
             return
         try:
-            self._queue.put_nowait(envelope)
+            self._queue.put_nowait(arrival)
         except asyncio.QueueFull:
             self.dropped = True
             self._queue.get_nowait()  # make room for the wake-up below
             self._queue.put_nowait(None)
 
-    async def __aiter__(self) -> AsyncIterator[Envelope]:
+    async def __aiter__(self) -> AsyncIterator[Arrival]:
         while True:
-            envelope = await self._queue.get()
-            if envelope is None:
+            arrival = await self._queue.get()
+            if arrival is None:
                 raise SlowConsumer(f"dropped after {self._queue.maxsize} undelivered events")
-            yield envelope
+            yield arrival
 
 
 def group_of(envelope: Envelope) -> UUID | None:
@@ -96,9 +106,11 @@ class LiveFeed:
             await delivery.ack()  # nothing to push; the durable consumers deal with poison
             return
         group = group_of(envelope)
+        traceparent = delivery.message.headers.get("traceparent")
+        arrival = Arrival(envelope, traceparent if isinstance(traceparent, str) else None)
         for subscription in list(self._subscriptions.get(group, ())) if group else ():
             if envelope.event_type in subscription.event_types:
-                subscription.offer(envelope)
+                subscription.offer(arrival)
         await delivery.ack()
 
     @asynccontextmanager
@@ -107,9 +119,11 @@ class LiveFeed:
     ) -> AsyncIterator[Subscription]:
         subscription = Subscription(group_id, event_types, self._buffer)
         self._subscriptions[group_id].add(subscription)
+        LIVE_SUBSCRIPTIONS.inc()
         try:
             yield subscription
         finally:
+            LIVE_SUBSCRIPTIONS.dec()
             subscribers = self._subscriptions[group_id]
             subscribers.discard(subscription)
             if not subscribers:

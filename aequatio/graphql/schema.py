@@ -28,6 +28,7 @@ from aequatio.graphql.features.nodes import NODE_TYPES, NodeQuery
 from aequatio.graphql.features.splits import SplitsMutation, SplitsQuery
 from aequatio.graphql.features.subscriptions import LiveSubscription
 from aequatio.graphql.features.users import UsersMutation, UsersQuery
+from aequatio.graphql.instrumentation import OperationMetrics
 from aequatio.graphql.limits import QueryLimits, limit_extensions
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,6 @@ def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[*NODE_TYPES, Group, InvalidInputError, NotFoundError, ForbiddenError, ConflictError],
         # TypedErrors outermost: it formats the errors last, once the limits coded theirs.
-        extensions=[TypedErrors, *limit_extensions(limits or QueryLimits())],
+        extensions=[TypedErrors, OperationMetrics, *limit_extensions(limits or QueryLimits())],
         config=StrawberryConfig(scalar_map={MinorUnits: MINOR_UNITS_SCALAR}),
     )

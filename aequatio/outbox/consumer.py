@@ -14,10 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from opentelemetry.trace import SpanKind
 
 from aequatio.events.envelope import Envelope
+from aequatio.observability.logging import log_context
+from aequatio.observability.metrics import (
+    CONSUME_SECONDS,
+    CONSUMERS,
+    EVENT_LAG_SECONDS,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+)
+from aequatio.observability.tracing import span
 from aequatio.outbox.codec import UndecodableMessage, from_message
 from aequatio.outbox.messages import Delivery, OutboundMessage, PublishOutcome
 from aequatio.outbox.topology import DEAD_LETTERS, Queue
@@ -25,7 +38,8 @@ from aequatio.outbox.transport import Consumer, Transport, TransportUnavailable
 
 log = logging.getLogger(__name__)
 
-EnvelopeHandler = Callable[[Envelope], Awaitable[None]]
+#: Applies one event; returns False for a duplicate it skipped (``None`` counts as applied).
+EnvelopeHandler = Callable[[Envelope], Awaitable[bool | None]]
 ErrorClassifier = Callable[[BaseException], bool]
 
 
@@ -63,55 +77,72 @@ class ConsumerLoop:
         self._consumer = await self._transport.consume(
             self._queue.name, self._on_delivery, prefetch=self._prefetch
         )
+        CONSUMERS.labels(self._queue.name).inc()
 
     async def stop(self) -> None:
         """Finish the message in hand, then stop; unfinished ones go back to the queue."""
         self._stopping = True
         if self._consumer is not None:
             await self._consumer.cancel()
+            self._consumer = None
+            CONSUMERS.labels(self._queue.name).dec()
 
     async def _on_delivery(self, delivery: Delivery) -> None:
+        started = time.perf_counter()
+        message = delivery.message
+        parent = message.headers.get("traceparent")
+        with (
+            span(
+                f"consume {self._queue.name}",
+                parent=parent if isinstance(parent, str) else None,
+                kind=SpanKind.CONSUMER,
+                attributes={"messaging.message.id": message.message_id},
+            ) as current,
+            log_context(event_id=message.message_id, consumer=self._queue.name),
+        ):
+            outcome = await self._handle(delivery)
+            current.set_attribute("aequatio.outcome", outcome)
+        EVENTS_CONSUMED.labels(self._queue.name, outcome).inc()
+        CONSUME_SECONDS.labels(self._queue.name).observe(time.perf_counter() - started)
+
+    async def _handle(self, delivery: Delivery) -> str:
+        """Carry one message to its end; returns the outcome (for metrics and the span)."""
         try:
             envelope = from_message(delivery.message)
         except UndecodableMessage as error:
-            await self._dead_letter(delivery, error, attempts=1)
-            return
+            return await self._dead_letter(delivery, error, attempts=1)
         attempt = 0
         failures = 0
-        while True:
-            try:
-                await self._handler(envelope)
-            except Exception as error:
-                if self._stopping:
-                    await delivery.requeue()
-                    return
-                if not self._is_transient(error):
-                    failures += 1
-                    if failures >= self._retry.attempts:
-                        log.error(
-                            "giving up on event %s in %s: %r",
-                            envelope.event_id,
-                            self._queue.name,
-                            error,
-                        )
-                        await self._dead_letter(delivery, error, attempts=failures)
-                        return
-                log.warning(
-                    "event %s failed in %s (attempt %d): %r",
-                    envelope.event_id,
-                    self._queue.name,
-                    attempt + 1,
-                    error,
-                )
-                await asyncio.sleep(self._retry.delay(attempt))
-                attempt += 1
-                continue
-            await delivery.ack()
-            return
+        with log_context(event_type=envelope.event_type, correlation_id=envelope.correlation_id):
+            while True:
+                try:
+                    applied = await self._handler(envelope)
+                except Exception as error:
+                    if self._stopping:
+                        await delivery.requeue()
+                        return "requeued"
+                    if not self._is_transient(error):
+                        failures += 1
+                        if failures >= self._retry.attempts:
+                            log.error("giving up on the event in %s: %r", self._queue.name, error)
+                            return await self._dead_letter(delivery, error, attempts=failures)
+                    log.warning(
+                        "the event failed in %s (attempt %d): %r",
+                        self._queue.name,
+                        attempt + 1,
+                        error,
+                    )
+                    await asyncio.sleep(self._retry.delay(attempt))
+                    attempt += 1
+                    continue
+                await delivery.ack()
+                if applied is False:
+                    return "duplicate"
+                lag = (datetime.now(UTC) - envelope.occurred_at).total_seconds()
+                EVENT_LAG_SECONDS.labels(self._queue.name).observe(max(lag, 0.0))
+                return "applied"
 
-    async def _dead_letter(
-        self, delivery: Delivery, error: BaseException, *, attempts: int
-    ) -> None:
+    async def _dead_letter(self, delivery: Delivery, error: BaseException, *, attempts: int) -> str:
         """Park the message in ``<queue>.dlq`` with what went wrong; ack only once it is there."""
         message = delivery.message
         parked = OutboundMessage(
@@ -134,5 +165,7 @@ class ConsumerLoop:
             outcome = PublishOutcome.FAILED
         if outcome is PublishOutcome.CONFIRMED:
             await delivery.ack()
-        else:
-            await delivery.requeue()
+            EVENTS_DEAD_LETTERED.labels(self._queue.name).inc()
+            return "dead_lettered"
+        await delivery.requeue()
+        return "requeued"

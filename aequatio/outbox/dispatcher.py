@@ -25,16 +25,22 @@ import logging
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aequatio.events.registry import EventRegistry
+from aequatio.observability.metrics import (
+    DISPATCHER_LEADER,
+    EVENTS_PUBLISHED,
+)
+from aequatio.observability.tracing import start_span, traceparent_of
 from aequatio.outbox.codec import to_message
-from aequatio.outbox.messages import PublishOutcome
+from aequatio.outbox.messages import OutboundMessage, PublishOutcome
 from aequatio.outbox.transport import Transport, TransportUnavailable
 from aequatio.persistence.event_store import envelope_of
 from aequatio.persistence.tables import OUTBOX_CHANNEL, events_outbox, events_store
@@ -56,6 +62,14 @@ class DispatcherSettings:
     #: Per-row retry delay after an unroutable or refused publish: ``base * 2**attempts``.
     row_retry_base: timedelta = timedelta(seconds=1)
     row_retry_max: timedelta = timedelta(minutes=5)
+
+
+def _traced(message: OutboundMessage, published: Span) -> OutboundMessage:
+    """The message carries its publish span as ``traceparent`` (the consumer's parent)."""
+    traceparent = traceparent_of(published)
+    if traceparent is None:
+        return message
+    return replace(message, headers={**message.headers, "traceparent": traceparent})
 
 
 class OutboxDispatcher:
@@ -109,6 +123,7 @@ class OutboxDispatcher:
 
     async def _lead(self, leadership: AsyncConnection) -> None:
         self.is_leader = True
+        DISPATCHER_LEADER.set(1)
         log.info("outbox dispatcher is active")
         raw: Any = (await leadership.get_raw_connection()).driver_connection
 
@@ -138,6 +153,7 @@ class OutboxDispatcher:
                 if sent < self.settings.batch_size:
                     await self._wait_for_work()
         finally:
+            DISPATCHER_LEADER.set(0)
             with contextlib.suppress(Exception):
                 await raw.remove_listener(OUTBOX_CHANNEL, on_notify)
 
@@ -168,8 +184,25 @@ class OutboxDispatcher:
             await connection.commit()
         if not rows:
             return 0
-        messages = [to_message(envelope_of(row), self._registry) for row in rows]
-        outcomes = await self._transport.publish(messages)
+        envelopes = [envelope_of(row) for row in rows]
+        spans = [
+            start_span(
+                f"publish {self._registry.routing_key(envelope.event_type)}",
+                parent=envelope.traceparent,
+                kind=SpanKind.PRODUCER,
+                attributes={"messaging.message.id": str(envelope.event_id)},
+            )
+            for envelope in envelopes
+        ]
+        messages = [
+            _traced(to_message(envelope, self._registry), published)
+            for envelope, published in zip(envelopes, spans, strict=True)
+        ]
+        try:
+            outcomes = await self._transport.publish(messages)
+        finally:
+            for published in spans:
+                published.end()
         results = list(zip((row.position for row in rows), outcomes, strict=True))
         confirmed = [position for position, o in results if o is PublishOutcome.CONFIRMED]
         refused = [(position, o) for position, o in results if o is not PublishOutcome.CONFIRMED]
@@ -208,8 +241,10 @@ class OutboxDispatcher:
                     )
                 )
         self.counts["published"] += len(confirmed)
+        EVENTS_PUBLISHED.labels(PublishOutcome.CONFIRMED.value).inc(len(confirmed))
         for position, outcome in refused:
             self.counts[outcome.value] += 1
+            EVENTS_PUBLISHED.labels(outcome.value).inc()
             log.warning("event at %s was %s; it stays in the outbox", position, outcome.value)
 
     async def prune(self) -> int:

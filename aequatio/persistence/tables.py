@@ -224,6 +224,8 @@ events_store = Table(
     Column("payload", JSONB, nullable=False),
     UniqueConstraint("aggregate_id", "aggregate_version"),
     Index("ix_events_store_correlation_id", "correlation_id"),
+    #: Replays and lag measurements read one consumer's event types in position order.
+    Index("ix_events_store_event_type_position", "event_type", "position"),
 )
 
 events_outbox = Table(

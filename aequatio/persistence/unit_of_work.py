@@ -10,6 +10,7 @@ from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.domain.aggregate import Aggregate
 from aequatio.events.envelope import Envelope
+from aequatio.observability.tracing import span
 from aequatio.persistence import event_store
 from aequatio.persistence.calendar import SqlCalendarRepository
 from aequatio.persistence.concurrency import conflict_for
@@ -62,7 +63,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def commit(self, primary: Aggregate) -> CommandResult:
         try:
-            return await super().commit(primary)
+            with span("outbox write", attributes={"aequatio.aggregate": primary.aggregate_type}):
+                return await super().commit(primary)
         except IntegrityError as error:
             conflict = conflict_for(error)
             if conflict is None:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
+from aequatio.observability.tracing import span
 from aequatio.persistence.event_store import envelope_of
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
@@ -170,7 +171,8 @@ class ProjectionHandler:
         self._registry = registry
         self._lock_key = projection_lock_key(projection)
 
-    async def __call__(self, envelope: Envelope) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(select(func.pg_advisory_xact_lock_shared(self._lock_key)))
-            await apply_event(connection, self._projection, envelope, self._registry)
+    async def __call__(self, envelope: Envelope) -> bool:
+        with span(f"project {self._projection.name}"):
+            async with self._engine.begin() as connection:
+                await connection.execute(select(func.pg_advisory_xact_lock_shared(self._lock_key)))
+                return await apply_event(connection, self._projection, envelope, self._registry)

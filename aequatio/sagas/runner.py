@@ -27,6 +27,7 @@ from aequatio.domain.errors import DomainError
 from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
+from aequatio.observability.tracing import span
 from aequatio.persistence.tables import saga_states
 from aequatio.persistence.unit_of_work import SqlUnitOfWork
 from aequatio.projections.runner import apply_once
@@ -99,12 +100,12 @@ class SagaStep:
         now = self._clock()
         for command in decision.commands:
             try:
+                # The command's span is a child of the current (saga step) span.
                 result = await self._bus.handle(
                     command,
                     self._principal,
                     correlation_id=cause.correlation_id if cause else None,
                     causation_id=cause.event_id if cause else None,
-                    traceparent=cause.traceparent if cause else None,
                     unit_of_work=lambda context: self._unit_of_work(context, connection),
                 )
             except DomainError as error:
@@ -138,11 +139,12 @@ class SagaHandler:
         self._clock = clock
         self._step = SagaStep(engine, bus, saga, clock)
 
-    async def __call__(self, envelope: Envelope) -> None:
-        async with self._engine.begin() as connection:
-            await apply_once(
-                connection, self._saga.consumer, envelope, self._registry, self._effect
-            )
+    async def __call__(self, envelope: Envelope) -> bool:
+        with span(f"saga {self._saga.name}"):
+            async with self._engine.begin() as connection:
+                return await apply_once(
+                    connection, self._saga.consumer, envelope, self._registry, self._effect
+                )
 
     async def _effect(
         self, connection: AsyncConnection, envelope: Envelope, payload: EventPayload

@@ -8,7 +8,6 @@ failure, never a skip.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -18,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aequatio.application.bus import MessageBus
 from aequatio.bootstrap import Application, bootstrap
 from aequatio.config import Settings
+from aequatio.outbox.transport import Transport
 from aequatio.persistence.database import migrate
-from tests.support.broker import rabbitmqctl
+from tests.support.broker import virtual_host
 from tests.support.databases import admin, asyncpg_url
-
-AMQP_HOST = os.environ.get("AEQUATIO_TEST_AMQP_HOST", "127.0.0.1:5672")
+from tests.support.transports import make_transport
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +62,14 @@ async def application(database_url: str) -> AsyncIterator[Application]:
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
     """A virtual host of this test run on the local RabbitMQ, deleted afterwards."""
-    vhost = f"aequatio-test-{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
-    rabbitmqctl("delete_vhost", vhost)
+    with virtual_host() as url:
+        yield url
+
+
+@pytest.fixture
+def amqp_transport(amqp_url: str) -> Transport:
+    """An unstarted transport on this run's virtual host that deletes its queues when closed."""
+    return make_transport("amqp", amqp_url)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from aequatio.projections.base import Projection
 from aequatio.projections.catalog import PROJECTIONS
 from aequatio.projections.tables import processed_events
 from aequatio.workers import Role, Workers
+from tests.support.recompute import projected_balances, recompute_balances
 
 FAST = DispatcherSettings(poll_interval=0.2, standby_interval=0.2)
 
@@ -86,3 +87,13 @@ async def read_side(
         yield workers
     finally:
         await workers.stop()
+
+
+async def assert_exactly_once(engine: AsyncEngine) -> None:
+    """Every projection applied exactly the committed events it listens to, and every balance
+    equals the one recomputed from the event store alone."""
+    await wait_caught_up(engine, within=90)
+    for projection in PROJECTIONS:
+        assert await applied_ids(engine, projection) == await committed_ids(engine, projection)
+    async with engine.connect() as connection:
+        assert await projected_balances(connection) == await recompute_balances(connection)

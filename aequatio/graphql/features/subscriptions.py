@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import strawberry
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Row
 
 from aequatio.events.catalog import EVENTS
@@ -23,7 +24,9 @@ from aequatio.graphql.context import Info
 from aequatio.graphql.features.activity import ActivityEntry
 from aequatio.graphql.features.invoices import Invoice
 from aequatio.graphql.features.splits import Split
-from aequatio.graphql.live import SLOW_CONSUMER, SlowConsumer
+from aequatio.graphql.live import SLOW_CONSUMER, Arrival, SlowConsumer
+from aequatio.graphql.read_store import ReadStore
+from aequatio.observability.tracing import span
 from aequatio.projections.catalog import by_name
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,24 @@ PUSH_WAIT_SECONDS = 10.0
 Fetch = Callable[[Envelope], Awaitable[Row[Any] | None]]
 
 
+async def _prepare_push(
+    store: ReadStore, arrival: Arrival, field: str, projection: str, fetch: Fetch
+) -> Row[Any] | None:
+    """The row to push for an event, once ``projection`` applied it (in the event's trace)."""
+    envelope = arrival.envelope
+    with span(
+        f"push {field}",
+        parent=arrival.traceparent,
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.message.id": str(envelope.event_id)},
+    ):
+        event = (envelope.event_type, envelope.event_id)
+        applied = await wait_for_events(store, [event], [projection], within=PUSH_WAIT_SECONDS)
+        if not applied:
+            log.warning("pushing %s before %s applied it", envelope.event_id, projection)
+        return await fetch(envelope)
+
+
 async def follow(
     info: Info, group_id: UUID, event_types: set[str], projection: str, fetch: Fetch
 ) -> AsyncGenerator[Row[Any], None]:
@@ -41,18 +62,11 @@ async def follow(
     context = info.context
     await context.require_member(group_id)
     feed = context.require_live()
+    field = info.field_name
     try:
         async with feed.subscribe(group_id, event_types) as subscription:
-            async for envelope in subscription:
-                applied = await wait_for_events(
-                    context.store,
-                    [(envelope.event_type, envelope.event_id)],
-                    [projection],
-                    within=PUSH_WAIT_SECONDS,
-                )
-                if not applied:
-                    log.warning("pushing %s before %s applied it", envelope.event_id, projection)
-                row = await fetch(envelope)
+            async for arrival in subscription:
+                row = await _prepare_push(context.store, arrival, field, projection, fetch)
                 if row is not None:
                     yield row
     except SlowConsumer:

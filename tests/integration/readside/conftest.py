@@ -11,8 +11,3 @@ from tests.support.transports import make_transport
 @pytest.fixture(params=["amqp", "inprocess"])
 def transport(request: pytest.FixtureRequest, amqp_url: str) -> Transport:
     return make_transport(request.param, amqp_url)
-
-
-@pytest.fixture
-def amqp_transport(amqp_url: str) -> Transport:
-    return make_transport("amqp", amqp_url)

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import signal
 import subprocess
-import sys
 from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aequatio.bootstrap import Application, bootstrap
 from aequatio.config import Settings
@@ -27,34 +23,18 @@ from aequatio.outbox.dispatcher import OutboxDispatcher
 from aequatio.outbox.inprocess import InProcessTransport
 from aequatio.outbox.messages import OutboundMessage, PublishOutcome
 from aequatio.outbox.transport import Transport
-from aequatio.persistence.database import REPOSITORY_ROOT
 from aequatio.persistence.errors import is_transient
 from aequatio.persistence.unit_of_work import SqlUnitOfWork
 from aequatio.projections.catalog import PROJECTIONS
 from aequatio.projections.runner import ProjectionHandler
 from aequatio.workers import Role, Workers, topology
-from tests.support.broker import rabbitmqctl
+from tests.support.broker import broker_stopped
 from tests.support.family import family
 from tests.support.history import rich_history
-from tests.support.readside import (
-    FAST,
-    applied_ids,
-    committed_ids,
-    read_side,
-    wait_caught_up,
-)
-from tests.support.recompute import projected_balances, recompute_balances
+from tests.support.readside import FAST, assert_exactly_once, read_side
 from tests.support.transports import CleanAmqpTransport
+from tests.support.worker_process import start_worker
 from tests.support.workload import expenses
-
-
-async def assert_exactly_once(engine: AsyncEngine) -> None:
-    await wait_caught_up(engine, within=90)
-    for projection in PROJECTIONS:
-        assert await applied_ids(engine, projection) == await committed_ids(engine, projection)
-    async with engine.connect() as connection:
-        assert await projected_balances(connection) == await recompute_balances(connection)
-
 
 # -- duplicates -------------------------------------------------------------------------------
 
@@ -93,13 +73,9 @@ async def test_a_broker_restart_mid_stream_loses_nothing(
     fam = await family(application.bus, "Ann", "Ben", "Cai")
     async with read_side(application.engine, amqp_transport):
         await expenses(application, fam, 20, seed=1)
-        await asyncio.to_thread(rabbitmqctl, "stop_app")
-        try:
+        async with broker_stopped():
             # Commands keep committing while the broker is down: they wait in the outbox.
             await expenses(application, fam, 20, seed=2)
-        finally:
-            await asyncio.to_thread(rabbitmqctl, "start_app")
-            await asyncio.to_thread(rabbitmqctl, "await_startup")
         await expenses(application, fam, 20, seed=3)
         await assert_exactly_once(application.engine)
 
@@ -178,16 +154,10 @@ async def test_a_consumer_dying_after_commit_before_ack_applies_once(
 async def test_a_killed_worker_process_is_replaced_without_loss(
     application: Application, database_url: str, amqp_url: str, amqp_transport: Transport
 ) -> None:
-    env = {**os.environ, "AEQUATIO_DATABASE_URL": database_url, "AEQUATIO_AMQP_URL": amqp_url}
+    env = {"AEQUATIO_DATABASE_URL": database_url, "AEQUATIO_AMQP_URL": amqp_url}
 
     def worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "aequatio", "worker", "--role", "projections"],
-            cwd=REPOSITORY_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        return start_worker(env, "projections")
 
     fam = await family(application.bus, "Ann", "Ben", "Cai")
     async with read_side(application.engine, amqp_transport, roles=[Role.DISPATCHER]):

@@ -69,8 +69,8 @@ async def test_each_subscriber_gets_its_groups_events_and_a_slow_one_is_dropped(
             received: list[Envelope] = []
 
             async def read_keenly() -> None:
-                async for envelope in keen:
-                    received.append(envelope)
+                async for arrival in keen:
+                    received.append(arrival.envelope)
                     if len(received) == 20:
                         return
 
@@ -112,7 +112,7 @@ async def test_every_api_process_gets_every_event_for_its_own_subscribers(amqp_u
             got = await asyncio.wait_for(
                 asyncio.gather(anext(aiter(here)), anext(aiter(there))), 10
             )
-        assert [e.event_id for e in got] == [sent.event_id, sent.event_id]
+        assert [a.envelope.event_id for a in got] == [sent.event_id, sent.event_id]
     finally:
         for feed in feeds:
             await feed.stop()
