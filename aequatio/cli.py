@@ -159,8 +159,7 @@ async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) 
                 settings.shutdown_grace_seconds,
             )
         await application.aclose()
-        if tracer is not None:
-            tracer.shutdown()
+        tracer.shutdown()
     log.info("stopped")
 
 

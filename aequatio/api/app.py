@@ -69,8 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.stop()
             await workers.stop()
             await application.aclose()
-            if tracer is not None:
-                tracer.shutdown()
+            tracer.force_flush()
 
     app = FastAPI(title="aequatio", lifespan=lifespan)
     app.state.application = application

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+import logging
+import time
+from uuid import UUID, uuid4
 
 from aequatio.application.bus import MessageBus, UnitOfWorkFactory
 from aequatio.application.commands import Command
@@ -12,6 +14,8 @@ from aequatio.domain.errors import DomainError
 from aequatio.observability.logging import log_context
 from aequatio.observability.metrics import EVENTS_WRITTEN
 from aequatio.observability.tracing import failed, span, traceparent_of
+
+log = logging.getLogger(__name__)
 
 
 class InstrumentedBus(MessageBus):
@@ -28,6 +32,9 @@ class InstrumentedBus(MessageBus):
         unit_of_work: UnitOfWorkFactory | None = None,
     ) -> CommandResult:
         name = type(command).__name__
+        started = time.perf_counter()
+        # Chosen here (not in the bus) so every line logged for the command carries it.
+        correlation_id = correlation_id or uuid4()
         attributes = {"aequatio.command": name, "enduser.id": principal.subject}
         with (
             span(f"command {name}", parent=traceparent, attributes=attributes) as current,
@@ -44,10 +51,21 @@ class InstrumentedBus(MessageBus):
                 )
             except DomainError as refused:
                 current.set_attribute("aequatio.refused", refused.code.value)
+                log.info("%s refused: %s", name, refused.code.value, extra={"field": refused.field})
                 raise
             except Exception as error:
                 failed(current, error)
                 raise
+            log.info(
+                "%s %s: %s",
+                name,
+                "replayed" if result.replayed else "handled",
+                ", ".join(result.event_types) or "no events",
+                extra={
+                    "aggregate_id": str(result.aggregate_id),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
         if not result.replayed:
             for event_type in result.event_types:
                 EVENTS_WRITTEN.labels(event_type).inc()

@@ -14,7 +14,10 @@ from contextlib import contextmanager
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -26,25 +29,22 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 Attributes = Mapping[str, str | int | bool]
 
 
-def configure_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider | None:
-    """Export spans over OTLP/HTTP when an endpoint is configured; otherwise stay a no-op.
+def configure_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Record spans in this process, and export them over OTLP/HTTP when an endpoint is set.
 
-    Returns the provider to ``shutdown()`` on exit (it flushes the spans still batched).
+    Spans are recorded even without an exporter: their ids are what ties the log lines of one
+    flow together (``trace_id`` on every line), across processes through the ``traceparent``.
+    Returns the provider to ``shutdown()`` on exit (it flushes the spans still batched); a
+    process that already has one keeps it.
     """
-    if not otlp_endpoint:
-        return None
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
-        OTLPSpanExporter,
-    )
-    from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
-
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces"))
-    )
-    trace.set_tracer_provider(provider)
-    log.info("exporting traces to %s", otlp_endpoint)
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        trace.set_tracer_provider(provider)
+    if otlp_endpoint:
+        exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        log.info("exporting traces to %s", otlp_endpoint)
     return provider
 
 

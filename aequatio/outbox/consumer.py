@@ -136,6 +136,11 @@ class ConsumerLoop:
                     attempt += 1
                     continue
                 await delivery.ack()
+                log.debug(
+                    "%s %s",
+                    "skipped duplicate" if applied is False else "applied",
+                    envelope.event_type,
+                )
                 if applied is False:
                     return "duplicate"
                 lag = (datetime.now(UTC) - envelope.occurred_at).total_seconds()

@@ -34,10 +34,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aequatio.events.registry import EventRegistry
-from aequatio.observability.metrics import (
-    DISPATCHER_LEADER,
-    EVENTS_PUBLISHED,
-)
+from aequatio.observability.metrics import DISPATCHER_LEADER, EVENTS_PUBLISHED
 from aequatio.observability.tracing import start_span, traceparent_of
 from aequatio.outbox.codec import to_message
 from aequatio.outbox.messages import OutboundMessage, PublishOutcome

@@ -89,6 +89,7 @@ async def test_one_trace_runs_from_the_mutation_to_the_subscription_push(api: Ap
         if the_push(spans) is not None:
             break
         await asyncio.sleep(0.1)
+    recorder.clear()
     push = the_push(spans)
     assert push is not None, sorted(s.name for s in spans)
 
