@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ import uvicorn
 from aequatio.api.auth import ALL_SCOPES, AuthConfigurationError, issue_token
 from aequatio.bootstrap import bootstrap, build_transport, open_database
 from aequatio.config import Settings
+from aequatio.demo import DemoReport, load_demo
 from aequatio.events.catalog import EVENTS
 from aequatio.events.schemas import Report, check, export
 from aequatio.graphql import sdl
@@ -81,6 +83,8 @@ def serve(
             else "PostgreSQL"
         )
         log.info("database ready (%s)", where)
+        address = f"http://{host or settings.host}:{port or settings.port}/"
+        log.info("dashboard at %s (GraphQL at %sgraphql)", address, address)
         uvicorn.run(
             "aequatio.api.app:create_app",
             factory=True,
@@ -161,6 +165,31 @@ async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) 
         await application.aclose()
         tracer.shutdown()
     log.info("stopped")
+
+
+@app.command()
+def demo() -> None:
+    """Load a sample family (Ann, Ben, Cai, Dee) with four months of expenses; sign in on the
+    development dashboard as one of them. Loading again in the same month changes nothing."""
+    settings = Settings()
+    database = open_database(settings)
+    try:
+        run_migrations(database.url)
+        report = asyncio.run(_demo(settings, database.url))
+    finally:
+        database.close()
+    typer.echo(
+        f"loaded {report.expenses} expenses from {report.first_month:%B %Y} for "
+        f"{', '.join(report.people)}: sign in on the dashboard as {report.people[0]}"
+    )
+
+
+async def _demo(settings: Settings, database_url: str) -> DemoReport:
+    application = bootstrap(settings, database_url=database_url)
+    try:
+        return await load_demo(application.bus, application.engine, datetime.now(UTC).date())
+    finally:
+        await application.aclose()
 
 
 @app.command()

@@ -11,6 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from aequatio.api import health, metrics
 from aequatio.api.auth import TokenVerifier
+from aequatio.api.dashboard import install_dashboard
 from aequatio.api.graphql_http import GraphQLEndpoint
 from aequatio.api.graphql_ws import WebSocketGraphQL
 from aequatio.api.health import Migrations
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migrations = Migrations.of(ScriptDirectory.from_config(alembic_config(database_url)))
     app.include_router(health.router)
     app.include_router(metrics.router)
+    install_dashboard(app, settings)
 
     async def graphql(request: Request) -> Response:
         return await endpoint(request)
