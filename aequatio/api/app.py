@@ -10,12 +10,12 @@ from fastapi import FastAPI, Request, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from aequatio.api import health, metrics
-from aequatio.api.auth import TokenVerifier
 from aequatio.api.dashboard import install_dashboard
 from aequatio.api.graphql_http import GraphQLEndpoint
 from aequatio.api.graphql_ws import WebSocketGraphQL
 from aequatio.api.health import Migrations
 from aequatio.api.limits import BodySizeLimit
+from aequatio.api.token_cache import CachingTokenVerifier
 from aequatio.bootstrap import bootstrap, build_transport
 from aequatio.config import Settings
 from aequatio.graphql.context import ContextFactory
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = ReadStore(application.engine)
     live = LiveFeed(workers.transport)
     schema = build_schema(QueryLimits(introspection=settings.introspection))
-    verifier = TokenVerifier(settings)
+    verifier = CachingTokenVerifier(settings)
     contexts = ContextFactory(
         bus=application.bus,
         store=store,

@@ -5,8 +5,10 @@ type and four typed errors (``InvalidInputError``, ``NotFoundError``, ``Forbidde
 ``ConflictError``), each with a stable ``code``, a message and the ``field`` path into the
 mutation's arguments (``input.payers.1.amountCents``). Queries, and requests without a valid
 token, fail with a GraphQL error whose ``extensions.code`` is the same vocabulary
-(``UNAUTHENTICATED``, ``FORBIDDEN``, ``GROUP_NOT_FOUND``...). Anything unexpected becomes
-``INTERNAL_ERROR`` with a correlation id; its details only go to the log.
+(``UNAUTHENTICATED``, ``FORBIDDEN``, ``GROUP_NOT_FOUND``...). A lost database or broker
+connection becomes ``UNAVAILABLE`` with ``retryable: true`` (retry with the same idempotency
+key); anything else unexpected becomes ``INTERNAL_ERROR`` with a correlation id; the details
+of both only go to the log.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from aequatio.domain.errors import (
     Forbidden,
     InvalidInput,
 )
+from aequatio.persistence.errors import is_transient
 
 ApiCode = ErrorCode
+#: ``extensions.code`` of a request that failed on a lost connection (with ``retryable: true``).
+UNAVAILABLE = "UNAVAILABLE"
 
 #: The domain's codes as a GraphQL enum (a copy: the domain's own enum stays untouched).
 ErrorCodeEnum: Any = strawberry.enum(  # type: ignore[call-overload]
@@ -135,6 +140,15 @@ def format_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
         extensions = dict(error.extensions or {})
         extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
         formatted["extensions"] = extensions
+    elif is_transient(original):
+        # The database (or broker) connection was lost mid-request: nothing was committed
+        # that a retry with the same idempotency key would write again.
+        formatted["message"] = "Temporarily unavailable; retry the request."
+        formatted["extensions"] = {
+            "code": UNAVAILABLE,
+            "retryable": True,
+            "correlationId": correlation_id,
+        }
     else:
         formatted["message"] = "Internal error; quote the correlation id when reporting it."
         formatted["extensions"] = {

@@ -3,8 +3,11 @@
 One connection per transport: a confirm-mode channel for publishing, a channel per consumer.
 A supervisor watches the connection; when it drops it reconnects with exponential backoff,
 declares the topology again and re-subscribes every live consumer, so the consumer count on
-each queue recovers by itself. Deliveries taken from a channel that has since closed cannot be
-acked any more; the broker redelivers them and the consumers skip duplicates.
+each queue recovers by itself. A half-open connection (the broker or the network vanished
+without a FIN or RST, leaving only silence) is given up after two missed heartbeats: set the
+heartbeat in the URL (``amqp://…/vhost?heartbeat=10``; aiormq's default is 60 seconds).
+Deliveries taken from a channel that has since closed cannot be acked any more; the broker
+redelivers them and the consumers skip duplicates.
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ from aequatio.outbox.messages import (
 )
 from aequatio.outbox.topology import DEAD_LETTERS, DOMAIN_EVENTS, Topology
 from aequatio.outbox.transport import (
+    BatchDeliveryHandler,
     Consumer,
     DeliveryHandler,
     Transport,
     TransportUnavailable,
     join_worker,
+    one_at_a_time,
+    take_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,15 @@ _NETWORK_ERRORS = (AMQPError, ConnectionError, OSError, asyncio.TimeoutError, Ru
 #: Live-subscription queues are named by us: the broker refuses to declare a server-named
 #: ``amq.gen-*`` queue again, which every (re)subscription does.
 TEMPORARY_QUEUE_PREFIX = "aequatio.live."
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """A network failure — including the CancelledError with which aiormq fails everything in
+    flight when it gives up a silent connection (unless this very task is being cancelled)."""
+    if isinstance(error, asyncio.CancelledError):
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() == 0
+    return isinstance(error, _NETWORK_ERRORS)
 
 
 def _header_value(value: Any) -> HeaderValue:
@@ -81,7 +96,9 @@ class _AmqpDelivery(Delivery):
                 await self._channel.basic_ack(self._tag)
             else:
                 await self._channel.basic_nack(self._tag, requeue=requeue)
-        except _NETWORK_ERRORS as error:
+        except BaseException as error:
+            if not _connection_lost(error):
+                raise
             # The channel is gone: the broker has already put the message back.
             log.warning("could not settle delivery %s: %r", self.message.message_id, error)
 
@@ -91,12 +108,18 @@ class _AmqpConsumer(Consumer):
     the broker closes only this consumer's channel."""
 
     def __init__(
-        self, transport: AmqpTransport, queue: str, handler: DeliveryHandler, prefetch: int
+        self,
+        transport: AmqpTransport,
+        queue: str,
+        handler: BatchDeliveryHandler,
+        prefetch: int,
+        max_batch: int = 1,
     ) -> None:
         self._transport = transport
         self.queue = queue
         self._handler = handler
         self._prefetch = prefetch
+        self._max_batch = max_batch
         self._inbox: asyncio.Queue[_AmqpDelivery | None] = asyncio.Queue()
         self._channel: aiormq.abc.AbstractChannel | None = None
         self._tag: str | None = None
@@ -137,17 +160,23 @@ class _AmqpConsumer(Consumer):
         self._transport.reattach_later(self, connection)
 
     async def _work(self) -> None:
-        while (delivery := await self._inbox.get()) is not None:
+        while batch := await take_batch(self._inbox, self._max_batch):
             if self._stopping:
-                await delivery.requeue()
+                for delivery in batch:
+                    await delivery.requeue()
                 continue
             try:
-                await self._handler(delivery)
+                await self._handler(batch)
             except Exception:
                 log.exception("consumer of %s failed on a message", self.queue)
+            except asyncio.CancelledError as error:
+                if not _connection_lost(error):
+                    raise
+                log.warning("the connection closed under the consumer of %s", self.queue)
             finally:
-                if not delivery.settled:
-                    await delivery.requeue()
+                for delivery in batch:
+                    if not delivery.settled:
+                        await delivery.requeue()
 
     async def cancel(self) -> None:
         """Stop the subscription; the message in hand finishes, buffered ones go back."""
@@ -164,11 +193,18 @@ class _AmqpConsumer(Consumer):
                 await channel.close()
 
 
+class _Connection(aiormq.Connection):
+    """aiormq's connection, given up when the broker sent nothing for two heartbeats (and a
+    second of slack) as AMQP 0-9-1 and RabbitMQ count, where aiormq waits three and more."""
+
+    HEARTBEAT_GRACE_MULTIPLIER = 1
+
+
 class AmqpTransport(Transport):
     def __init__(self, url: str, *, confirm_timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
         self._url = url
         self._confirm_timeout = confirm_timeout
-        self._connection: aiormq.abc.AbstractConnection | None = None
+        self._connection: _Connection | None = None
         self._publisher: aiormq.abc.AbstractChannel | None = None
         self._publish_lock = asyncio.Lock()
         self._topology: Topology | None = None
@@ -188,7 +224,8 @@ class AmqpTransport(Transport):
         self._supervisor = asyncio.create_task(self._supervise(), name="amqp supervisor")
 
     async def _connect(self) -> None:
-        connection = await aiormq.connect(self._url)
+        connection = _Connection(self._url)
+        await connection.connect()
         try:
             self._publisher = await connection.channel(publisher_confirms=True)
             self._connection = connection
@@ -209,8 +246,7 @@ class AmqpTransport(Transport):
         while not self._closing:
             connection = self._connection
             if connection is not None:
-                with contextlib.suppress(BaseException):
-                    await connection.closing
+                await self._until_closed(connection)
             if self._closing:
                 return
             self._connected.clear()
@@ -220,10 +256,28 @@ class AmqpTransport(Transport):
                 try:
                     await self._connect()
                     break
-                except _NETWORK_ERRORS as error:
+                except BaseException as error:
+                    if not _connection_lost(error):
+                        raise
                     log.warning("reconnect failed (%r); retrying in %.1fs", error, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+    @staticmethod
+    async def _until_closed(connection: _Connection) -> None:
+        """Wait until ``connection`` closes; close it when the broker went silent for two
+        heartbeats (aiormq itself looks only once every half heartbeat)."""
+        heartbeat = connection.heartbeat_timeout
+        period = max(0.1, heartbeat / 8) if heartbeat > 0 else None
+        closing = connection.closing
+        while not closing.done():
+            await asyncio.wait({closing}, timeout=period)
+            if not closing.done() and connection.is_connection_was_stuck:
+                log.warning("the broker sent nothing for two heartbeats; dropping the connection")
+                with contextlib.suppress(BaseException):
+                    await connection.close(ConnectionError("the broker went silent"))
+        with contextlib.suppress(BaseException):
+            await closing
 
     async def close(self) -> None:
         self._closing = True
@@ -319,13 +373,25 @@ class AmqpTransport(Transport):
         except (DeliveryError, *_NETWORK_ERRORS) as error:
             log.warning("publish failed: %r", error)
             return PublishOutcome.FAILED
+        except asyncio.CancelledError as error:
+            if not _connection_lost(error):
+                raise
+            log.warning("publish failed: the connection closed before the confirm")
+            return PublishOutcome.FAILED
         if isinstance(confirmation, spec.Basic.Ack):
             return PublishOutcome.CONFIRMED
         return PublishOutcome.FAILED
 
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int) -> Consumer:
+        return await self.consume_batches(
+            queue, one_at_a_time(handler), prefetch=prefetch, max_batch=1
+        )
+
+    async def consume_batches(
+        self, queue: str, handler: BatchDeliveryHandler, *, prefetch: int, max_batch: int
+    ) -> Consumer:
         connection = self._require_connection()
-        consumer = _AmqpConsumer(self, queue, handler, prefetch)
+        consumer = _AmqpConsumer(self, queue, handler, prefetch, max_batch)
         try:
             await consumer.attach(connection)
         except BaseException:
@@ -361,7 +427,9 @@ class AmqpTransport(Transport):
             try:
                 await consumer.attach(connection)
                 return
-            except _NETWORK_ERRORS as error:
+            except BaseException as error:
+                if not _connection_lost(error):
+                    raise
                 log.warning("re-subscribing to %s failed (%r)", consumer.queue, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)

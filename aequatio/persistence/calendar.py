@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.application.ports import CalendarRepository
 from aequatio.domain.calendar import Month, PeriodCalendar
 from aequatio.persistence.tables import group_periods
+
+# Built once with bind parameters, so their compiled form is cached; the rows go as an
+# executemany. (A multi-row ``VALUES`` is compiled anew on every call: ~0.5 ms a command.)
+_MONTHS = select(group_periods).where(group_periods.c.group_id == bindparam("group_id"))
+_TOUCH = pg_insert(group_periods).on_conflict_do_update(
+    constraint="pk_group_periods", set_={"revision": group_periods.c.revision + 1}
+)
+_CLOSE = pg_insert(group_periods)
+_CLOSE = _CLOSE.on_conflict_do_update(
+    constraint="pk_group_periods", set_={"invoice_id": _CLOSE.excluded.invoice_id}
+)
 
 
 class SqlCalendarRepository(CalendarRepository):
@@ -19,9 +30,7 @@ class SqlCalendarRepository(CalendarRepository):
         self._connection = connection
 
     async def load(self, group_id: UUID) -> PeriodCalendar:
-        rows = await self._connection.execute(
-            select(group_periods).where(group_periods.c.group_id == group_id)
-        )
+        rows = await self._connection.execute(_MONTHS, {"group_id": group_id})
         closed: set[Month] = set()
         revisions: dict[Month, int] = {}
         for row in rows:
@@ -39,15 +48,10 @@ class SqlCalendarRepository(CalendarRepository):
                 for month in sorted(months)
             ]
             if rows:
-                upsert = pg_insert(group_periods).values(rows)
-                await self._connection.execute(
-                    upsert.on_conflict_do_update(
-                        constraint="pk_group_periods",
-                        set_={"revision": group_periods.c.revision + 1},
-                    )
-                )
+                await self._connection.execute(_TOUCH, rows)
         for group_id, closing_months, invoice_id in self.closing:
-            upsert = pg_insert(group_periods).values(
+            await self._connection.execute(
+                _CLOSE,
                 [
                     {
                         "group_id": group_id,
@@ -56,12 +60,7 @@ class SqlCalendarRepository(CalendarRepository):
                         "invoice_id": invoice_id,
                     }
                     for month in sorted(closing_months)
-                ]
-            )
-            await self._connection.execute(
-                upsert.on_conflict_do_update(
-                    constraint="pk_group_periods", set_={"invoice_id": invoice_id}
-                )
+                ],
             )
         for group_id, invoice_id in self.reopening:
             await self._connection.execute(

@@ -5,45 +5,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.events.envelope import Envelope
 from aequatio.persistence.tables import events_outbox, events_store
 
+_COLUMNS = (
+    "event_id",
+    "event_type",
+    "event_version",
+    "schema_id",
+    "aggregate_type",
+    "aggregate_id",
+    "aggregate_version",
+    "occurred_at",
+    "correlation_id",
+    "causation_id",
+    "trace_id",
+    "traceparent",
+    "actor",
+    "payload",
+)
+_STORED = (
+    insert(events_store)
+    .values({column: bindparam(column) for column in _COLUMNS})
+    .returning(events_store.c.position)
+    .cte("stored")
+)
+#: One event and its outbox row in one statement, built once. A multi-row ``VALUES`` was
+#: compiled anew for every command (its rows are part of the statement: ~1 ms of the
+#: ~4.5 ms of CPU an ``addExpense`` took); this one is compiled once and cached, and a
+#: command's several events go as one ``executemany`` (one round trip, in order).
+_APPEND = insert(events_outbox).from_select(["position"], select(_STORED.c.position))
+
 
 def _row(envelope: Envelope) -> dict[str, object]:
-    return {
-        "event_id": envelope.event_id,
-        "event_type": envelope.event_type,
-        "event_version": envelope.event_version,
-        "schema_id": envelope.schema_id,
-        "aggregate_type": envelope.aggregate_type,
-        "aggregate_id": envelope.aggregate_id,
-        "aggregate_version": envelope.aggregate_version,
-        "occurred_at": envelope.occurred_at,
-        "correlation_id": envelope.correlation_id,
-        "causation_id": envelope.causation_id,
-        "trace_id": envelope.trace_id,
-        "traceparent": envelope.traceparent,
-        "actor": envelope.actor,
-        "payload": envelope.payload,
-    }
+    return {column: getattr(envelope, column) for column in _COLUMNS}
 
 
 async def append(connection: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
     """Store the events and enqueue each for publishing; the outbox trigger NOTIFYs on commit."""
     if not envelopes:
         return
-    stored = (
-        insert(events_store)
-        .values([_row(envelope) for envelope in envelopes])
-        .returning(events_store.c.position)
-        .cte("stored")
-    )
-    await connection.execute(
-        insert(events_outbox).from_select(["position"], select(stored.c.position))
-    )
+    await connection.execute(_APPEND, [_row(envelope) for envelope in envelopes])
 
 
 def envelope_of(row: object) -> Envelope:

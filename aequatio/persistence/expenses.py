@@ -25,6 +25,10 @@ from aequatio.persistence import json_columns
 from aequatio.persistence.concurrency import require_updated
 from aequatio.persistence.tables import expense_postings, expenses
 
+# Built once; each save binds its rows (postings as one executemany).
+_INSERT_EXPENSE = insert(expenses)
+_INSERT_POSTINGS = insert(expense_postings)
+
 
 def _posting(row: Any) -> Posting:
     return Posting(
@@ -105,7 +109,7 @@ class SqlExpenseRepository(ExpenseRepository):
             "version": expense.version,
         }
         if expense.is_new:
-            await self._connection.execute(insert(expenses).values(id=expense.id, **values))
+            await self._connection.execute(_INSERT_EXPENSE, {"id": expense.id, **values})
         else:
             result = await self._connection.execute(
                 update(expenses)
@@ -118,7 +122,7 @@ class SqlExpenseRepository(ExpenseRepository):
             )
         if expense.postings:
             await self._connection.execute(
-                insert(expense_postings),
+                _INSERT_POSTINGS,
                 [
                     {
                         "expense_id": expense.id,

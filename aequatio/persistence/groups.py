@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,6 +13,19 @@ from aequatio.application.ports import GroupRepository, LockMode
 from aequatio.domain.group import Group, Membership, Role
 from aequatio.persistence.concurrency import require_updated
 from aequatio.persistence.tables import group_members, groups
+
+# Built once, so each load only binds its parameters (expense commands load the group).
+_GROUP = select(groups).where(groups.c.id == bindparam("group_id"))
+_GROUP_LOCKED = {
+    None: _GROUP,
+    LockMode.SHARE: _GROUP.with_for_update(read=True),
+    LockMode.UPDATE: _GROUP.with_for_update(),
+}
+_MEMBERS = (
+    select(group_members)
+    .where(group_members.c.group_id == bindparam("group_id"))
+    .order_by(group_members.c.joined_on, group_members.c.user_id)
+)
 
 
 def _membership(row: Any) -> Membership:
@@ -31,19 +44,11 @@ class SqlGroupRepository(GroupRepository):
         self._connection = connection
 
     async def get(self, group_id: UUID, *, lock: LockMode | None = None) -> Group | None:
-        query = select(groups).where(groups.c.id == group_id)
-        if lock is LockMode.SHARE:
-            query = query.with_for_update(read=True)
-        elif lock is LockMode.UPDATE:
-            query = query.with_for_update()
-        row = (await self._connection.execute(query)).first()
+        parameters = {"group_id": group_id}
+        row = (await self._connection.execute(_GROUP_LOCKED[lock], parameters)).first()
         if row is None:
             return None
-        members = await self._connection.execute(
-            select(group_members)
-            .where(group_members.c.group_id == group_id)
-            .order_by(group_members.c.joined_on, group_members.c.user_id)
-        )
+        members = await self._connection.execute(_MEMBERS, parameters)
         return self._track(
             Group(
                 id=row.id,

@@ -6,13 +6,16 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.application.ports import UserRepository
 from aequatio.domain.user import User
 from aequatio.persistence.concurrency import require_updated
 from aequatio.persistence.tables import users
+
+#: Built once: every command looks its caller up (construction was half of its cost).
+_BY_SUBJECT = select(users).where(users.c.subject == bindparam("subject"))
 
 
 def _user(row: Any) -> User:
@@ -37,8 +40,7 @@ class SqlUserRepository(UserRepository):
         return self._track(_user(row)) if row else None
 
     async def get_by_subject(self, subject: str) -> User | None:
-        query = select(users).where(users.c.subject == subject)
-        row = (await self._connection.execute(query)).first()
+        row = (await self._connection.execute(_BY_SUBJECT, {"subject": subject})).first()
         return self._track(_user(row)) if row else None
 
     async def email_in_use(self, email: str) -> bool:

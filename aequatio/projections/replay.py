@@ -2,8 +2,8 @@
 
 1. **Build.** A schema ``read_rebuild_<name>`` gets empty copies of the projection's tables and
    of the tracking tables (``CREATE TABLE ... (LIKE read.x INCLUDING ALL)``). Every event the
-   projection listens to is applied there in event-store order, through the same
-   ``apply_event`` as live consumption (the connection translates schema ``read`` to the rebuild
+   projection listens to is applied there in event-store order, a page at a time, through the
+   same ``apply_all`` as live consumption (the connection translates schema ``read`` to the rebuild
    schema). Queries keep reading the live tables; the live consumer keeps applying to them.
 2. **Swap**, in one transaction holding the projection's advisory lock exclusively (live
    appliers hold it shared per transaction, so they pause for these milliseconds): apply the
@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import MetaData, Table, and_, delete, func, insert, select, text
+from sqlalchemy import MetaData, Row, Table, and_, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aequatio.events.registry import EventRegistry
 from aequatio.persistence.event_store import envelope_of
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
-from aequatio.projections.runner import apply_event, projection_lock_key
+from aequatio.projections.runner import apply_all, projection_lock_key
 from aequatio.projections.tables import READ_SCHEMA, TRACKING_TABLES, processed_events
 
 log = logging.getLogger(__name__)
@@ -101,10 +103,7 @@ async def _build(
                 )
             ).all()
             target = await _translated(connection, schema)
-            for row in rows:
-                await apply_event(
-                    target, projection, envelope_of(row), registry, position=row.position
-                )
+            await _apply_rows(target, projection, registry, rows)
         if not rows:
             return applied
         applied += len(rows)
@@ -137,9 +136,26 @@ async def _catch_up(
             .order_by(events_store.c.position)
         )
     ).all()
-    for row in rows:
-        await apply_event(target, projection, envelope_of(row), registry, position=row.position)
+    for start in range(0, len(rows), BATCH):
+        await _apply_rows(target, projection, registry, rows[start : start + BATCH])
     return len(rows)
+
+
+async def _apply_rows(
+    connection: AsyncConnection,
+    projection: Projection,
+    registry: EventRegistry,
+    rows: Sequence[Row[Any]],
+) -> None:
+    """Apply a page of stored events with one round of tracking (as a live batch is)."""
+    await apply_all(
+        connection,
+        projection.consumer,
+        [envelope_of(row) for row in rows],
+        registry,
+        projection.apply,
+        positions=[row.position for row in rows],
+    )
 
 
 async def _swap(connection: AsyncConnection, projection: Projection, schema: str) -> None:

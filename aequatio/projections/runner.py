@@ -1,29 +1,32 @@
-"""Applying one event to one projection exactly once, in per-aggregate order.
+"""Applying events to a consumer exactly once, in per-aggregate order.
 
-In one transaction: a tracking row ``(consumer, event_id)`` (a conflict means a duplicate:
-skip), the aggregate's stream position locked, missing earlier versions read from the event
-store and applied first (a gap is filled, never skipped), the event applied, the position
-moved. A live applier holds a shared advisory lock on its projection for the transaction, so
-a replay's swap (which takes it exclusively) never races a live write.
+In one transaction, for a batch of events (often just one): their tracking rows
+``(consumer, event_id)`` (a conflict means a duplicate: skip), the streams of their aggregates
+locked, missing earlier versions read from the event store and applied first (a gap is filled,
+never skipped), the events applied in the order given, the stream positions moved. A live
+applier holds a shared advisory lock on its projection for the transaction, so a replay's swap
+(which takes it exclusively) never races a live write.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from uuid import UUID
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from opentelemetry import trace
+from opentelemetry.trace import Span
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
-from aequatio.observability.tracing import span
+from aequatio.observability.tracing import TRACER, span
 from aequatio.persistence.event_store import envelope_of
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
-from aequatio.projections.tables import processed_events, stream_positions
+from aequatio.projections.tracking import Tracked, advance, track
 
 
 class EventNotStored(LookupError):
@@ -41,6 +44,17 @@ def projection_lock_key(projection: Projection) -> int:
 
 #: What a consumer does with one event, inside the tracking transaction.
 Effect = Callable[[AsyncConnection, Envelope, EventPayload], Awaitable[None]]
+
+_SHARED_LOCK = select(func.pg_advisory_xact_lock_shared(bindparam("key")))
+_MISSING = (
+    select(events_store)
+    .where(
+        events_store.c.aggregate_id == bindparam("aggregate_id"),
+        events_store.c.aggregate_version > bindparam("applied"),
+        events_store.c.aggregate_version < bindparam("version"),
+    )
+    .order_by(events_store.c.aggregate_version)
+)
 
 
 async def apply_event(
@@ -68,93 +82,128 @@ async def apply_once(
 ) -> bool:
     """Run ``effect`` for ``envelope`` (and any missing predecessors of its aggregate) once, in
     version order; False if it was a duplicate. Projections and sagas both consume this way."""
-    payload = registry.payload_of(envelope)  # an unknown or invalid event fails here, first
-    if not await _track(connection, consumer, envelope, position):
-        return False
-    applied = await _lock_stream(connection, consumer, envelope)
-    if envelope.aggregate_version <= applied:
-        return False
-    if envelope.aggregate_version > applied + 1:
-        for missing in await _missing(connection, envelope, applied):
-            if await _track(connection, consumer, missing, None):
-                await effect(connection, missing, registry.payload_of(missing))
-    await effect(connection, envelope, payload)
-    await connection.execute(
-        update(stream_positions)
-        .where(
-            stream_positions.c.consumer == consumer,
-            stream_positions.c.aggregate_id == envelope.aggregate_id,
-        )
-        .values(version=envelope.aggregate_version)
+    [applied] = await apply_all(
+        connection, consumer, [envelope], registry, effect, positions=[position]
     )
-    return True
+    return applied
 
 
-async def _track(
-    connection: AsyncConnection, consumer: str, envelope: Envelope, position: int | None
-) -> bool:
-    if position is None:
-        position = (
-            await connection.execute(
-                select(events_store.c.position).where(events_store.c.event_id == envelope.event_id)
-            )
-        ).scalar_one_or_none()
-        if position is None:
+async def apply_all(
+    connection: AsyncConnection,
+    consumer: str,
+    envelopes: Sequence[Envelope],
+    registry: EventRegistry,
+    effect: Effect,
+    *,
+    positions: Sequence[int | None] | None = None,
+) -> list[bool]:
+    """``apply_once`` for each of ``envelopes`` in turn, in the caller's one transaction, with
+    the tracking done for all of them at once; per envelope, False if it was a duplicate."""
+    return await _Batch(connection, consumer, envelopes, registry, effect).run(positions)
+
+
+class _Batch:
+    """One transaction's worth of events for one consumer."""
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        consumer: str,
+        envelopes: Sequence[Envelope],
+        registry: EventRegistry,
+        effect: Effect,
+    ) -> None:
+        self._connection = connection
+        self._consumer = consumer
+        self._envelopes = envelopes
+        self._registry = registry
+        self._effect = effect
+        self.applied = [False] * len(envelopes)
+        #: Fresh events of the batch not applied yet, by id: a gap may be filled with them.
+        self._waiting: dict[UUID, int] = {}
+        #: The version each locked aggregate stands at, as the batch moves it.
+        self._versions: dict[UUID, int] = {}
+        self._moved: dict[UUID, int] = {}
+
+    async def run(self, positions: Sequence[int | None] | None) -> list[bool]:
+        # An unknown or invalid event fails here, before anything is written.
+        payloads = [self._registry.payload_of(envelope) for envelope in self._envelopes]
+        first: dict[UUID, int] = {}
+        distinct = [
+            index
+            for index, envelope in enumerate(self._envelopes)
+            if first.setdefault(envelope.event_id, index) == index
+        ]
+        tracked = await track(
+            self._connection,
+            self._consumer,
+            [self._envelopes[index] for index in distinct],
+            [positions[index] for index in distinct] if positions is not None else None,
+        )
+        for index, row in zip(distinct, tracked, strict=True):
+            self._note(index, row)
+        for index in distinct:
+            if self._waiting.pop(self._envelopes[index].event_id, None) is not None:
+                await self._apply_in_order(index, payloads[index])
+        await advance(self._connection, self._consumer, self._moved)
+        return self.applied
+
+    def _note(self, index: int, row: Tracked) -> None:
+        envelope = self._envelopes[index]
+        if row.position is None:
             raise EventNotStored(f"event {envelope.event_id} is not in this event store")
-    inserted = await connection.execute(
-        pg_insert(processed_events)
-        .values(
-            consumer=consumer,
-            event_id=envelope.event_id,
-            event_type=envelope.event_type,
-            aggregate_id=envelope.aggregate_id,
-            aggregate_version=envelope.aggregate_version,
-            position=position,
-        )
-        .on_conflict_do_nothing()
-        .returning(processed_events.c.event_id)
-    )
-    return inserted.first() is not None
+        if row.fresh:
+            self._waiting[envelope.event_id] = index
+            if row.applied is not None:
+                self._versions.setdefault(envelope.aggregate_id, row.applied)
 
+    async def _apply_in_order(self, index: int, payload: EventPayload) -> None:
+        envelope = self._envelopes[index]
+        applied = self._versions[envelope.aggregate_id]
+        if envelope.aggregate_version <= applied:
+            return  # an earlier transaction (or a gap filled here) applied it already
+        if envelope.aggregate_version > applied + 1:
+            await self._fill_gap(envelope, applied)
+        await self._effect(self._connection, envelope, payload)
+        self._applied(index, envelope)
 
-async def _lock_stream(connection: AsyncConnection, consumer: str, envelope: Envelope) -> int:
-    await connection.execute(
-        pg_insert(stream_positions)
-        .values(consumer=consumer, aggregate_id=envelope.aggregate_id, version=0)
-        .on_conflict_do_nothing()
-    )
-    return int(
-        (
-            await connection.execute(
-                select(stream_positions.c.version)
-                .where(
-                    stream_positions.c.consumer == consumer,
-                    stream_positions.c.aggregate_id == envelope.aggregate_id,
-                )
-                .with_for_update()
+    def _applied(self, index: int, envelope: Envelope) -> None:
+        self.applied[index] = True
+        self._versions[envelope.aggregate_id] = envelope.aggregate_version
+        self._moved[envelope.aggregate_id] = envelope.aggregate_version
+
+    async def _fill_gap(self, envelope: Envelope, applied: int) -> None:
+        rows = (
+            await self._connection.execute(
+                _MISSING,
+                {
+                    "aggregate_id": envelope.aggregate_id,
+                    "applied": applied,
+                    "version": envelope.aggregate_version,
+                },
             )
-        ).scalar_one()
-    )
-
-
-async def _missing(connection: AsyncConnection, envelope: Envelope, applied: int) -> list[Envelope]:
-    rows = (
-        await connection.execute(
-            select(events_store)
-            .where(
-                events_store.c.aggregate_id == envelope.aggregate_id,
-                events_store.c.aggregate_version > applied,
-                events_store.c.aggregate_version < envelope.aggregate_version,
+        ).all()
+        if len(rows) != envelope.aggregate_version - applied - 1:
+            wanted = f"{applied + 1}..{envelope.aggregate_version - 1}"
+            raise GapNotFilled(
+                f"{envelope.aggregate_id}: versions {wanted} are not all in the event store"
             )
-            .order_by(events_store.c.aggregate_version)
-        )
-    ).all()
-    if len(rows) != envelope.aggregate_version - applied - 1:
-        raise GapNotFilled(
-            f"{envelope.aggregate_id}: versions {applied + 1}..{envelope.aggregate_version - 1} "
-            "are not all in the event store"
-        )
-    return [envelope_of(row) for row in rows]
+        for row in rows:
+            missing = envelope_of(row)
+            index = self._waiting.pop(missing.event_id, None)
+            if index is not None:
+                # Later in this very batch: apply its own delivery now, in version order.
+                missing = self._envelopes[index]
+            elif not (await track(self._connection, self._consumer, [missing], [row.position]))[
+                0
+            ].fresh:
+                continue
+            await self._effect(self._connection, missing, self._registry.payload_of(missing))
+            if index is not None:
+                self._applied(index, missing)
+            else:
+                self._versions[missing.aggregate_id] = missing.aggregate_version
+                self._moved[missing.aggregate_id] = missing.aggregate_version
 
 
 class ProjectionHandler:
@@ -170,9 +219,35 @@ class ProjectionHandler:
         self._projection = projection
         self._registry = registry
         self._lock_key = projection_lock_key(projection)
+        self._span_name = f"project {projection.name}"
 
     async def __call__(self, envelope: Envelope) -> bool:
-        with span(f"project {self._projection.name}"):
-            async with self._engine.begin() as connection:
-                await connection.execute(select(func.pg_advisory_xact_lock_shared(self._lock_key)))
-                return await apply_event(connection, self._projection, envelope, self._registry)
+        with span(self._span_name):
+            [applied] = await self._apply([envelope])
+            return applied
+
+    async def apply_batch(
+        self, envelopes: Sequence[Envelope], parents: Sequence[Span]
+    ) -> list[bool]:
+        """Apply several deliveries in one transaction (one commit, one round of tracking);
+        each gets its ``project`` span under its own ``parents`` span (its trace)."""
+        spans = [
+            TRACER.start_span(self._span_name, context=trace.set_span_in_context(parent))
+            for parent in parents
+        ]
+        try:
+            return await self._apply(envelopes)
+        finally:
+            for ended in spans:
+                ended.end()
+
+    async def _apply(self, envelopes: Sequence[Envelope]) -> list[bool]:
+        async with self._engine.begin() as connection:
+            await connection.execute(_SHARED_LOCK, {"key": self._lock_key})
+            return await apply_all(
+                connection,
+                self._projection.consumer,
+                envelopes,
+                self._registry,
+                self._projection.apply,
+            )
