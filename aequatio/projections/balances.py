@@ -12,12 +12,13 @@ the non-zero positions (whatever order led there).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, select
+from sqlalchemy import ARRAY, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,7 +27,7 @@ from aequatio.events.common import PostingData
 from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
 from aequatio.projections.base import Projection
-from aequatio.projections.common import amended_state, determined, json_list, upsert
+from aequatio.projections.common import amended_state, determined, json_list
 from aequatio.projections.tables import balance_postings, monthly_balances
 
 #: ``(group_id, month, user_id, currency)``
@@ -43,16 +44,36 @@ class Balances(Projection):
     async def apply(
         self, connection: AsyncConnection, envelope: Envelope, payload: EventPayload
     ) -> None:
-        match payload:
-            case ExpenseCreated():
-                await _rebook(connection, envelope.aggregate_id, payload.group_id, payload.postings)
-            case ExpenseAmended():
-                state = amended_state(payload)
-                # Postings are the complete new list; an amendment without them moves nothing.
-                if determined(state, "postings") and state.postings is not None:
-                    await _rebook(connection, envelope.aggregate_id, state.group_id, state.postings)
-            case ExpenseDeleted():
-                await _rebook(connection, envelope.aggregate_id, payload.group_id, payload.postings)
+        await self.apply_many(connection, [(envelope, payload)])
+
+    async def apply_many(
+        self, connection: AsyncConnection, items: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        """Fold the batch into its net effect: one read of the expenses' booked postings, one
+        upsert of every balance it moves, one of the expenses' new postings."""
+        rebookings = [
+            rebooking for envelope, payload in items if (rebooking := _rebooking(envelope, payload))
+        ]
+        if rebookings:
+            await _rebook(connection, rebookings)
+
+
+#: An expense's new postings: ``(expense_id, group_id or None if unknown, postings)``.
+Rebooking = tuple[UUID, UUID | None, list[PostingData]]
+
+
+def _rebooking(envelope: Envelope, payload: EventPayload) -> Rebooking | None:
+    match payload:
+        case ExpenseCreated():
+            return envelope.aggregate_id, payload.group_id, payload.postings or []
+        case ExpenseAmended():
+            state = amended_state(payload)
+            # Postings are the complete new list; an amendment without them moves nothing.
+            if determined(state, "postings") and state.postings is not None:
+                return envelope.aggregate_id, state.group_id, state.postings
+        case ExpenseDeleted():
+            return envelope.aggregate_id, payload.group_id, payload.postings or []
+    return None
 
 
 def effect(group_id: UUID, postings: Iterable[PostingData]) -> dict[BalanceKey, tuple[int, int]]:
@@ -71,75 +92,107 @@ def effect(group_id: UUID, postings: Iterable[PostingData]) -> dict[BalanceKey, 
     }
 
 
-async def _rebook(
-    connection: AsyncConnection,
-    expense_id: UUID,
-    group_id: UUID | None,
-    postings: list[PostingData] | None,
-) -> None:
-    """Replace the expense's postings: take the old ones out of the balances, put the new in.
+async def _rebook(connection: AsyncConnection, rebookings: Sequence[Rebooking]) -> None:
+    """Replace each expense's postings in turn: take the old ones out of the balances, put the
+    new in; then write the summed moves and the final postings.
 
-    ``group_id`` may be unknown (an amendment in the v1 seed shape): the expense keeps the
-    group its earlier postings were booked in.
+    A group id may be unknown (an amendment in the v1 seed shape): the expense keeps the group
+    its earlier postings were booked in; an expense never booked and of no known group moves
+    nothing.
     """
-    row = (
+    expense_ids = sorted({expense_id for expense_id, _, _ in rebookings})
+    booked: dict[UUID, tuple[UUID, list[PostingData]]] = {
+        row.expense_id: (row.group_id, _posting_list.validate_python(row.postings))
+        for row in await connection.execute(_BOOKED, {"expense_ids": expense_ids})
+    }
+    moves: dict[BalanceKey, list[int]] = defaultdict(lambda: [0, 0])
+    rebooked: dict[UUID, tuple[UUID, list[PostingData]]] = {}
+    for expense_id, given_group, postings in rebookings:
+        old_group, old_postings = booked.get(expense_id, (None, []))
+        group_id = given_group or old_group
+        if group_id is None:
+            continue
+        old = effect(old_group, old_postings) if old_group is not None else {}
+        new = effect(group_id, postings)
+        for key in set(old) | set(new):
+            new_paid, new_owed = new.get(key, (0, 0))
+            old_paid, old_owed = old.get(key, (0, 0))
+            moves[key][0] += new_paid - old_paid
+            moves[key][1] += new_owed - old_owed
+        booked[expense_id] = rebooked[expense_id] = (group_id, postings)
+    await _add(
+        connection, {key: (paid, owed) for key, (paid, owed) in moves.items() if paid or owed}
+    )
+    if rebooked:
         await connection.execute(
-            select(balance_postings.c.group_id, balance_postings.c.postings).where(
-                balance_postings.c.expense_id == expense_id
-            )
+            _BOOK,
+            [
+                {"expense_id": expense_id, "group_id": group_id, "postings": json_list(postings)}
+                for expense_id, (group_id, postings) in sorted(rebooked.items())
+            ],
         )
-    ).first()
-    old = effect(row.group_id, _posting_list.validate_python(row.postings)) if row else {}
-    group_id = group_id or (row.group_id if row else None)
-    if group_id is None:
+
+
+_BOOKED = select(
+    balance_postings.c.expense_id, balance_postings.c.group_id, balance_postings.c.postings
+).where(balance_postings.c.expense_id.in_(bindparam("expense_ids", expanding=True)))
+
+_book = pg_insert(balance_postings)
+_BOOK = _book.on_conflict_do_update(
+    index_elements=["expense_id"],
+    set_={"group_id": _book.excluded.group_id, "postings": _book.excluded.postings},
+)
+
+
+def _column(name: str) -> Any:
+    column = monthly_balances.c[name]
+    return func.unnest(bindparam(f"{name}s", type_=ARRAY(column.type))).label(name)
+
+
+_KEY = ("group_id", "month", "user_id", "currency")
+_moved = pg_insert(monthly_balances).from_select(
+    [*_KEY, "paid_cents", "owed_cents", "net_cents"],
+    select(*(_column(name) for name in (*_KEY, "paid_cents", "owed_cents", "net_cents"))),
+)
+#: Every balance the batch moves, in one statement: inserted, or incremented in place.
+_MOVE = _moved.on_conflict_do_update(
+    index_elements=list(_KEY),
+    set_={
+        name: monthly_balances.c[name] + _moved.excluded[name]
+        for name in ("paid_cents", "owed_cents", "net_cents")
+    },
+).returning(*(monthly_balances.c[name] for name in (*_KEY, "paid_cents", "owed_cents")))
+_SETTLED = delete(monthly_balances).where(
+    *(monthly_balances.c[name] == bindparam(name) for name in _KEY),
+    monthly_balances.c.paid_cents == 0,
+    monthly_balances.c.owed_cents == 0,
+)
+
+
+async def _add(connection: AsyncConnection, moves: dict[BalanceKey, tuple[int, int]]) -> None:
+    """Move the balances by ``moves``; delete those back at zero.
+
+    Sorted keys: concurrent appliers lock balance rows in one order and cannot deadlock.
+    """
+    if not moves:
         return
-    new = effect(group_id, postings or [])
-    # Sorted keys: concurrent appliers lock balance rows in one order and cannot deadlock.
-    for key in sorted(set(old) | set(new)):
-        new_paid, new_owed = new.get(key, (0, 0))
-        old_paid, old_owed = old.get(key, (0, 0))
-        if (new_paid, new_owed) != (old_paid, old_owed):
-            await _add(connection, key, new_paid - old_paid, new_owed - old_owed)
-    await connection.execute(
-        upsert(
-            balance_postings,
-            {"expense_id": expense_id, "group_id": group_id, "postings": json_list(postings or [])},
-            key=("expense_id",),
-        )
+    keys = sorted(moves)
+    rows = await connection.execute(
+        _MOVE,
+        {
+            "group_ids": [key[0] for key in keys],
+            "months": [key[1] for key in keys],
+            "user_ids": [key[2] for key in keys],
+            "currencys": [key[3] for key in keys],
+            "paid_centss": [moves[key][0] for key in keys],
+            "owed_centss": [moves[key][1] for key in keys],
+            "net_centss": [moves[key][0] - moves[key][1] for key in keys],
+        },
     )
-
-
-async def _add(connection: AsyncConnection, key: BalanceKey, paid: int, owed: int) -> None:
-    """Increment one balance; delete it when it is back at zero."""
-    group_id, month, user_id, currency = key
-    statement = pg_insert(monthly_balances).values(
-        group_id=group_id,
-        month=month,
-        user_id=user_id,
-        currency=currency,
-        paid_cents=paid,
-        owed_cents=owed,
-        net_cents=paid - owed,
-    )
-    excluded = statement.excluded
-    row = (
-        await connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["group_id", "month", "user_id", "currency"],
-                set_={
-                    "paid_cents": monthly_balances.c.paid_cents + excluded.paid_cents,
-                    "owed_cents": monthly_balances.c.owed_cents + excluded.owed_cents,
-                    "net_cents": monthly_balances.c.net_cents + excluded.net_cents,
-                },
-            ).returning(monthly_balances.c.paid_cents, monthly_balances.c.owed_cents)
-        )
-    ).one()
-    if row.paid_cents == 0 and row.owed_cents == 0:
-        await connection.execute(
-            delete(monthly_balances).where(
-                monthly_balances.c.group_id == group_id,
-                monthly_balances.c.month == month,
-                monthly_balances.c.user_id == user_id,
-                monthly_balances.c.currency == currency,
-            )
-        )
+    settled = [
+        {name: getattr(row, name) for name in _KEY}
+        for row in rows
+        if row.paid_cents == 0 and row.owed_cents == 0
+    ]
+    if settled:
+        await connection.execute(_SETTLED, settled)

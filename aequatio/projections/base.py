@@ -10,6 +10,7 @@ being there already.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
 from sqlalchemy import Table
@@ -44,3 +45,14 @@ class Projection(ABC):
     async def apply(
         self, connection: AsyncConnection, envelope: Envelope, payload: EventPayload
     ) -> None: ...
+
+    async def apply_many(
+        self, connection: AsyncConnection, items: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        """Apply several events, in the order given, with the same guarantees as ``apply``.
+
+        One by one here; a projection that can fold a batch (a live batch, a replay's page)
+        into a few statements overrides it, with the same result as applying them in turn.
+        """
+        for envelope, payload in items:
+            await self.apply(connection, envelope, payload)

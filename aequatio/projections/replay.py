@@ -153,7 +153,7 @@ async def _apply_rows(
         projection.consumer,
         [envelope_of(row) for row in rows],
         registry,
-        projection.apply,
+        projection.apply_many,
         positions=[row.position for row in rows],
     )
 

@@ -44,6 +44,21 @@ def projection_lock_key(projection: Projection) -> int:
 
 #: What a consumer does with one event, inside the tracking transaction.
 Effect = Callable[[AsyncConnection, Envelope, EventPayload], Awaitable[None]]
+#: What a consumer does with the events a batch lets through, in order (the same transaction).
+BatchEffect = Callable[[AsyncConnection, Sequence[tuple[Envelope, EventPayload]]], Awaitable[None]]
+
+
+def each(effect: Effect) -> BatchEffect:
+    """A batch effect running ``effect`` for one event after the other."""
+
+    async def apply(
+        connection: AsyncConnection, items: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        for envelope, payload in items:
+            await effect(connection, envelope, payload)
+
+    return apply
+
 
 _SHARED_LOCK = select(func.pg_advisory_xact_lock_shared(bindparam("key")))
 _MISSING = (
@@ -66,9 +81,15 @@ async def apply_event(
     position: int | None = None,
 ) -> bool:
     """Apply ``envelope`` (and any missing predecessors) to a projection once."""
-    return await apply_once(
-        connection, projection.consumer, envelope, registry, projection.apply, position=position
+    [applied] = await apply_all(
+        connection,
+        projection.consumer,
+        [envelope],
+        registry,
+        projection.apply_many,
+        positions=[position],
     )
+    return applied
 
 
 async def apply_once(
@@ -83,7 +104,7 @@ async def apply_once(
     """Run ``effect`` for ``envelope`` (and any missing predecessors of its aggregate) once, in
     version order; False if it was a duplicate. Projections and sagas both consume this way."""
     [applied] = await apply_all(
-        connection, consumer, [envelope], registry, effect, positions=[position]
+        connection, consumer, [envelope], registry, each(effect), positions=[position]
     )
     return applied
 
@@ -93,12 +114,16 @@ async def apply_all(
     consumer: str,
     envelopes: Sequence[Envelope],
     registry: EventRegistry,
-    effect: Effect,
+    effect: BatchEffect,
     *,
     positions: Sequence[int | None] | None = None,
 ) -> list[bool]:
     """``apply_once`` for each of ``envelopes`` in turn, in the caller's one transaction, with
-    the tracking done for all of them at once; per envelope, False if it was a duplicate."""
+    the tracking done for all of them at once; per envelope, False if it was a duplicate.
+
+    The tracking decides first which events apply, and in which order (gaps filled from the
+    event store); ``effect`` then gets all of them at once, so a projection can fold a whole
+    batch into a few statements."""
     return await _Batch(connection, consumer, envelopes, registry, effect).run(positions)
 
 
@@ -111,7 +136,7 @@ class _Batch:
         consumer: str,
         envelopes: Sequence[Envelope],
         registry: EventRegistry,
-        effect: Effect,
+        effect: BatchEffect,
     ) -> None:
         self._connection = connection
         self._consumer = consumer
@@ -124,6 +149,8 @@ class _Batch:
         #: The version each locked aggregate stands at, as the batch moves it.
         self._versions: dict[UUID, int] = {}
         self._moved: dict[UUID, int] = {}
+        #: The events to apply, in the order they apply (the effect runs once, at the end).
+        self._due: list[tuple[Envelope, EventPayload]] = []
 
     async def run(self, positions: Sequence[int | None] | None) -> list[bool]:
         # An unknown or invalid event fails here, before anything is written.
@@ -145,6 +172,8 @@ class _Batch:
         for index in distinct:
             if self._waiting.pop(self._envelopes[index].event_id, None) is not None:
                 await self._apply_in_order(index, payloads[index])
+        if self._due:
+            await self._effect(self._connection, self._due)
         await advance(self._connection, self._consumer, self._moved)
         return self.applied
 
@@ -164,7 +193,7 @@ class _Batch:
             return  # an earlier transaction (or a gap filled here) applied it already
         if envelope.aggregate_version > applied + 1:
             await self._fill_gap(envelope, applied)
-        await self._effect(self._connection, envelope, payload)
+        self._due.append((envelope, payload))
         self._applied(index, envelope)
 
     def _applied(self, index: int, envelope: Envelope) -> None:
@@ -198,7 +227,7 @@ class _Batch:
                 0
             ].fresh:
                 continue
-            await self._effect(self._connection, missing, self._registry.payload_of(missing))
+            self._due.append((missing, self._registry.payload_of(missing)))
             if index is not None:
                 self._applied(index, missing)
             else:
@@ -249,5 +278,5 @@ class ProjectionHandler:
                 self._projection.consumer,
                 envelopes,
                 self._registry,
-                self._projection.apply,
+                self._projection.apply_many,
             )

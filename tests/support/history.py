@@ -27,7 +27,7 @@ from aequatio.persistence.event_store import envelope_of
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
 from aequatio.projections.catalog import PROJECTIONS
-from aequatio.projections.runner import apply_event
+from aequatio.projections.runner import apply_all, apply_event
 from aequatio.projections.tables import TRACKING_TABLES
 from tests.support.family import Family, Member, family
 
@@ -294,6 +294,38 @@ async def project(
             async with engine.begin() as connection:
                 applied += await apply_event(
                     connection, projection, stored.envelope, EVENTS, position=stored.position
+                )
+    return applied
+
+
+async def project_in_batches(
+    engine: AsyncEngine,
+    events: Sequence[Stored],
+    rng: random.Random,
+    projections: Sequence[Projection] = PROJECTIONS,
+    *,
+    largest: int = 40,
+) -> int:
+    """Deliver the events cut into batches of random sizes, each batch applied to each
+    projection in one transaction as a live consumer applies what arrived together."""
+    applied, start = 0, 0
+    while start < len(events):
+        batch = events[start : start + rng.randint(1, largest)]
+        start += len(batch)
+        for projection in projections:
+            delivered = [stored for stored in batch if listens_to(projection, stored.envelope)]
+            if not delivered:
+                continue
+            async with engine.begin() as connection:
+                applied += sum(
+                    await apply_all(
+                        connection,
+                        projection.consumer,
+                        [stored.envelope for stored in delivered],
+                        EVENTS,
+                        projection.apply_many,
+                        positions=[stored.position for stored in delivered],
+                    )
                 )
     return applied
 
