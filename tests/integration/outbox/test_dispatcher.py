@@ -128,7 +128,10 @@ async def test_a_standby_takes_over_when_the_active_dispatcher_dies(
                     await admin.execute(
                         text(
                             "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                            "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                            "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() "
+                            # Only this test's database: others run their own dispatchers.
+                            "AND database = (SELECT oid FROM pg_database "
+                            "WHERE datname = current_database())"
                         )
                     )
                     await admin.commit()
