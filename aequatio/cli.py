@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
+from aequatio.api import server
 from aequatio.api.auth import ALL_SCOPES, AuthConfigurationError, issue_token
 from aequatio.bootstrap import bootstrap, build_transport, open_database
 from aequatio.config import Settings
@@ -85,7 +85,7 @@ def serve(
         log.info("database ready (%s)", where)
         address = f"http://{host or settings.host}:{port or settings.port}/"
         log.info("dashboard at %s (GraphQL at %sgraphql)", address, address)
-        uvicorn.run(
+        server.run(
             "aequatio.api.app:create_app",
             factory=True,
             host=host or settings.host,

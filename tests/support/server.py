@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +54,14 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], within: float =
 
 @contextmanager
 def serve_process(
-    env: Mapping[str, str], log: Path, *, port: int | None = None
+    env: Mapping[str, str], log: Path, *, port: int | None = None, args: Sequence[str] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``aequatio serve`` with ``env`` until ready; SIGTERM (then SIGKILL) when the block ends."""
+    """``aequatio serve [args]`` with ``env`` until ready; SIGTERM (then SIGKILL) when the
+    block ends."""
     port = port or free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "aequatio", "serve", "--port", str(port)],
+            [sys.executable, "-m", "aequatio", "serve", "--port", str(port), *args],
             cwd=REPOSITORY_ROOT,
             env={**os.environ, **env},
             stdout=output,
