@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from aequatio.events.envelope import Envelope
@@ -24,6 +25,8 @@ from aequatio.outbox.messages import Delivery
 from aequatio.outbox.transport import Consumer, Transport
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: WebSocket close codes (4000-4999 are the application's).
 SLOW_CONSUMER = 4008
@@ -36,10 +39,20 @@ class SlowConsumer(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """An event for a subscriber, with the ``traceparent`` it was published under."""
+    """An event for its subscribers, with the ``traceparent`` it was published under."""
 
     envelope: Envelope
     traceparent: str | None
+    _shared: dict[str, asyncio.Future[Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    async def once(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        """The result of ``work``, done once for all the subscribers this arrival reaches (a
+        thousand subscribers of a group push one row read once, not a thousand reads); one
+        that leaves meanwhile does not cancel it for the others."""
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = asyncio.ensure_future(work())
+        return cast(T, await asyncio.shield(shared))
 
 
 class Subscription:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -66,7 +67,8 @@ async def follow(
     try:
         async with feed.subscribe(group_id, event_types) as subscription:
             async for arrival in subscription:
-                row = await _prepare_push(context.store, arrival, field, projection, fetch)
+                push = partial(_prepare_push, context.store, arrival, field, projection, fetch)
+                row = await arrival.once(field, push)
                 if row is not None:
                     yield row
     except SlowConsumer:
