@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint lint-migrations audit schema clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults soak bench bench-quick lint lint-migrations audit schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The profilers the bench extra adds (py-spy, pyinstrument).
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $(VENV)/.bench
 
 run: install
 	$(BIN)/aequatio serve
@@ -31,6 +36,22 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/pytest tests/e2e
+
+# The fault suite's short run (also part of `make test`).
+test-faults: install
+	$(BIN)/pytest tests/faults
+
+# The fault suite at full size: hours, not minutes.
+soak: install
+	AEQUATIO_SOAK=1 $(BIN)/pytest tests/faults --timeout 0
+
+# Every figure of bench/RESULTS.md beside its same-run baseline (bench/results.json too).
+bench: $(VENV)/.bench
+	$(BIN)/python -m bench
+
+# The same figures at small sizes, in about four minutes.
+bench-quick: $(VENV)/.bench
+	$(BIN)/python -m bench --quick
 
 # Known vulnerabilities in the pinned dependencies (needs the PyPI advisory API).
 audit: install

@@ -1,0 +1,283 @@
+"""Write and read paths over HTTP, each next to its raw baseline; and the load generator's own
+ceiling (calibration), which shows it is not what limits the figures."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.capture import capture_requests, write_scripts
+from bench.context import Run
+from bench.fixtures import (
+    add_expense_body,
+    add_expense_requests,
+    balances_body,
+    balances_requests,
+    mutation_ok,
+    query_ok,
+    raw_ok,
+)
+from bench.loadgen import Check, RequestFactory, closed_loop, http_request
+from bench.stack import RssSampler, Service
+
+#: The rows one ``addExpense`` writes: compared per request between the app and the raw
+#: endpoint, an independent check (in the database) that both do the same writes.
+WRITE_TABLES = ("expenses", "expense_postings", "events_store", "events_outbox", "idempotency_keys")
+READ_PERIOD = ("2016-01-01", "2017-01-01")
+MB = 1_000_000
+
+
+async def capture(run: Run) -> None:
+    """Record the SQL of ``addExpense`` and ``balances`` from the real app; write the script
+    the raw endpoint replays."""
+    family, reader = run.family("write"), run.family("read")
+    if family.owner.subject != reader.owner.subject:
+        raise RuntimeError("the write and read groups must share their owner (one token)")
+    scripts, described = await capture_requests(
+        run.stack,
+        groups=(run.write_groups[0], run.write_groups[1]),
+        token=family.owner.token,
+        period=READ_PERIOD,
+        read_group=reader.group_id,
+    )
+    path = run.stack.logs / "raw-scripts.pickle"
+    write_scripts(path, scripts)
+    run.scripts = path
+    run.results["captured_sql"] = described
+
+
+async def _load(
+    run: Run,
+    service: Service,
+    make: RequestFactory,
+    concurrency: int,
+    check: Check,
+) -> dict[str, Any]:
+    profile = run.profile
+    result = await closed_loop(
+        "127.0.0.1",
+        service.port or 0,
+        make,
+        concurrency=concurrency,
+        duration=profile.duration,
+        warmup=profile.warmup,
+        check=check,
+        probes={"server_cpu_s": service.cpu_seconds, "db_cpu_s": run.database_cpu()},
+    )
+    summary = result.summary()
+    summary["ok_total"] = result.ok_total
+    for name, spent in result.probed.items():
+        # A backend that exits inside the window takes its CPU time out of the sum: a
+        # negative difference is no measurement.
+        per = spent / result.requests * 1e6 if result.requests and spent >= 0 else None
+        summary[name.replace("_s", "_us_per_request")] = round(per, 1) if per else None
+    if result.errors:
+        run.log(f"  {result.errors} errors, first: {result.first_error}")
+    return summary
+
+
+async def _table_counts(run: Run) -> dict[str, int]:
+    counts = {}
+    for table in WRITE_TABLES:
+        counts[table] = int(await run.sql(f"SELECT count(*) FROM {table}"))  # noqa: S608
+    return counts
+
+
+async def calibrate(run: Run) -> None:
+    """The generator against endpoints that do nothing: its ceiling on this machine."""
+    service = await run.stack.raw(run.script_path, workers=1)
+    points: dict[str, Any] = {}
+    try:
+        noop = http_request("/noop", b'{"query":"{ ok }"}')
+        for concurrency in run.profile.calibrate_concurrencies:
+            points[f"noop_c{concurrency}"] = await _load(
+                run, service, lambda _: noop, concurrency, raw_ok
+            )
+            run.log(
+                f"  generator vs /noop c={concurrency}: "
+                f"{points[f'noop_c{concurrency}']['throughput_rps']:.0f} req/s"
+            )
+        healthz = http_request("/healthz", method="GET")
+        points["healthz_c64"] = await _load(run, service, lambda _: healthz, 64, raw_ok)
+        wrk = await asyncio.to_thread(_wrk, service, run.profile.duration)
+        if wrk is not None:
+            points["healthz_c64_wrk"] = wrk
+    finally:
+        run.stack.stop(service)
+    run.results["generator"] = points
+
+
+def _wrk(service: Service, duration: float) -> dict[str, Any] | None:
+    """The same GET through wrk (C), when it is installed: a cross-check of the ceiling."""
+    binary = shutil.which("wrk")
+    if binary is None:
+        return None
+    seconds = max(2, round(duration))
+    done = subprocess.run(  # noqa: S603 - fixed program
+        [binary, "-t1", "-c64", f"-d{seconds}s", "--latency", service.url + "/healthz"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=False,
+    )
+    throughput = None
+    for line in done.stdout.splitlines():
+        if line.startswith("Requests/sec:"):
+            throughput = float(line.split()[1])
+    return {"tool": "wrk -t1 -c64", "throughput_rps": throughput, "output": done.stdout[-800:]}
+
+
+async def write_and_read(run: Run) -> None:
+    """``addExpense`` and ``balances`` on the app and on the raw endpoint, per worker count."""
+    profile = run.profile
+    writer = run.family("write")
+    reader = run.family("read")
+    # Filled as the load points are measured: a failure later keeps what was measured.
+    write: dict[str, Any] = run.results.setdefault("write", {})
+    read: dict[str, Any] = run.results.setdefault("read", {})
+    rss: dict[str, Any] = run.results.setdefault("write_rss", {})
+    rows: dict[str, Any] = run.results.setdefault("rows_per_request", {})
+    await _check_raw_statements(run)
+    for workers in profile.workers:
+        for kind in ("app", "raw"):
+            label = f"{kind}_w{workers}"
+            if kind == "app":
+                service = await run.stack.serve(workers, name=f"api-w{workers}")
+                write_path, read_path, check = "/graphql", "/graphql", mutation_ok
+            else:
+                service = await run.stack.raw(run.script_path, workers)
+                write_path, read_path, check = "/raw/add-expense", "/raw/balances", raw_ok
+            try:
+                before = await _table_counts(run)
+                requests = 0
+                recording = _record(run, service, label)
+                with RssSampler(service) as sampler:
+                    for concurrency in profile.concurrencies:
+                        make = add_expense_requests(
+                            write_path,
+                            run.write_groups,
+                            writer.owner.token,
+                            f"{label}-c{concurrency}-{run.stack.run_id}",
+                        )
+                        point = await _load(run, service, make, concurrency, check)
+                        requests += point["ok_total"]
+                        write[f"{label}_c{concurrency}"] = point
+                        run.log(
+                            f"  write {label} c={concurrency}: {point['throughput_rps']:.0f}/s "
+                            f"p50 {point['p50_ms']} ms p99 {point['p99_ms']} ms"
+                        )
+                rss[label] = {
+                    "max_total_mb": round(sampler.max_total / MB, 1),
+                    "max_process_mb": round(sampler.max_single / MB, 1),
+                }
+                after = await _table_counts(run)
+                rows[label] = {
+                    table: round((after[table] - before[table]) / requests, 3)
+                    for table in WRITE_TABLES
+                }
+                if workers == 1:
+                    query_check: Check = query_ok if kind == "app" else raw_ok
+                    make_read = balances_requests(
+                        read_path, reader.group_id, reader.owner.token, *READ_PERIOD
+                    )
+                    for concurrency in profile.read_concurrencies:
+                        point = await _load(run, service, make_read, concurrency, query_check)
+                        read[f"{kind}_c{concurrency}"] = point
+                        run.log(
+                            f"  read {kind} c={concurrency}: {point['throughput_rps']:.0f}/s "
+                            f"p50 {point['p50_ms']} ms p99 {point['p99_ms']} ms"
+                        )
+            finally:
+                _stop_recording(run, recording)
+                run.stack.stop(service)
+    mismatched = [
+        table
+        for workers in profile.workers
+        for table in WRITE_TABLES
+        if rows[f"app_w{workers}"][table] != rows[f"raw_w{workers}"][table]
+    ]
+    run.results["rows_match"] = not mismatched
+    if mismatched:
+        raise RuntimeError(f"the raw endpoint does not write what addExpense writes: {rows}")
+
+
+def _record(run: Run, service: Service, label: str) -> subprocess.Popen[bytes] | None:
+    """With ``--py-spy DIR``: py-spy samples the application's API (every process of it)
+    during its write and read load points; a flame graph ``DIR/<label>.svg``. Sampling costs
+    the API some CPU: figures of a profiled run are not for the record."""
+    if run.py_spy is None or not label.startswith("app"):
+        return None
+    binary = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if binary is None:
+        raise RuntimeError("--py-spy: py-spy is not installed (make bench installs it)")
+    run.py_spy.mkdir(parents=True, exist_ok=True)
+    output = run.py_spy / f"{label}.svg"
+    command = [binary, "record", "--pid", str(service.pid), "--subprocesses", "--rate", "100"]
+    command += ["--nonblocking", "--format", "flamegraph", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+def _stop_recording(run: Run, recording: subprocess.Popen[bytes] | None) -> None:
+    if recording is None:
+        return
+    recording.send_signal(signal.SIGINT)
+    try:
+        recording.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        recording.kill()
+        recording.wait()
+    run.log(f"  py-spy profile written to {run.py_spy}")
+
+
+async def _check_raw_statements(run: Run) -> None:
+    """What asyncpg sent for the raw endpoint equals what SQLAlchemy sent for the app, statement
+    by statement; and the raw read returns the balances the GraphQL query returns."""
+    service = await run.stack.raw(run.script_path, workers=1)
+    try:
+        writer, reader = run.family("write"), run.family("read")
+        expected = run.results["captured_sql"]
+        checks: dict[str, bool] = {}
+        bodies: dict[str, dict[str, Any]] = {
+            "add_expense": add_expense_body(writer.group_id, 5, f"trace-{run.stack.run_id}"),
+            "balances": balances_body(reader.group_id, *READ_PERIOD),
+        }
+        answers: dict[str, Any] = {}
+        for name, body in bodies.items():
+            response = await _post_json(service, f"/raw/trace/{name}", body)
+            answers[name] = response
+            want = [s for tx in expected[name]["transactions"] for s in tx["statements"]]
+            got = [s for s in response["statements"] if s not in ("BEGIN;", "COMMIT;")]
+            checks[name] = got == want
+            if got != want:
+                raise RuntimeError(f"raw {name} sent other SQL than the app:\n{got}\n!=\n{want}")
+        run.results["raw_statements_match"] = checks
+    finally:
+        run.stack.stop(service)
+    app_balances = expected["balances"]["app_answer"]["balances"]
+    raw_rows = [row for rows in answers["balances"]["data"]["balances"] for row in rows]
+    raw_paid = sum(int(row["paid_cents"]) for row in raw_rows if "paid_cents" in row)
+    app_paid = sum(int(entry["paidCents"]) for entry in app_balances)
+    run.results["raw_read_equals_app"] = raw_paid == app_paid and app_paid > 0
+    if raw_paid != app_paid:
+        raise RuntimeError(f"raw balances paid {raw_paid} != app {app_paid}")
+
+
+async def _post_json(service: Service, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as client:
+        response = await client.post(path, json=body)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if not numerator or not denominator:
+        return None
+    return round(numerator / denominator, 3)

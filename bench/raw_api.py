@@ -1,0 +1,168 @@
+"""The raw baseline: FastAPI + an asyncpg pool issuing the statements the real requests issue.
+
+No GraphQL, no SQLAlchemy, no domain model: each endpoint reads the same JSON body the
+GraphQL endpoint gets and replays the statement script captured from the application in the
+same run (``bench/sqlscript.py``), with fresh ids, timestamps, idempotency key and date per
+request. This is the cost of the database work itself through the same HTTP stack (uvicorn,
+FastAPI), which the issue's targets compare the application with.
+
+* ``POST /raw/add-expense``: the ``addExpense`` script, each captured transaction in one
+  transaction (BEGIN ... COMMIT), statements in the captured order;
+* ``POST /raw/balances``: the ``balances`` query's SELECTs, on one connection;
+* ``POST /raw/trace/{name}``: the same, returning the SQL asyncpg actually sent (checked
+  against the capture by the harness);
+* ``POST /noop``: nothing, to measure the HTTP stack and the load generator.
+
+Run by the harness: ``uvicorn bench.raw_api:create_app --factory`` with ``BENCH_RAW_DSN`` and
+``BENCH_RAW_SCRIPTS`` (a pickle written by the harness).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request, Response
+
+from bench.sqlscript import Capture, CompiledStatement, Substitution, compile_script
+
+#: The application's pool per process: ``database_pool_size`` + ``database_max_overflow``.
+POOL_SIZE = 20
+JSON_TYPE = "application/json"
+
+
+@dataclass
+class Script:
+    transactions: list[list[CompiledStatement]]
+    substitution: Substitution | None
+    #: Run each captured transaction as one (writes), or statements on their own (reads).
+    transactional: bool
+
+
+def load_scripts(path: Path) -> dict[str, Script]:
+    if not path.is_file():
+        return {}
+    raw: dict[str, tuple[Capture, Substitution | None, bool]] = pickle.loads(  # noqa: S301 - the harness wrote it
+        path.read_bytes()
+    )
+    return {
+        name: Script(
+            compile_script(capture, substitution or Substitution()), substitution, transactional
+        )
+        for name, (capture, substitution, transactional) in raw.items()
+    }
+
+
+def _mapping(script: Script, body: dict[str, Any]) -> dict[Any, Any]:
+    if script.substitution is None:
+        return {}
+    values = body["variables"]["input"]
+    return script.substitution.objects(
+        str(values["idempotencyKey"]),
+        date.fromisoformat(values["incurredOn"]),
+        datetime.now(UTC),
+        _group(str(values["groupId"])),
+    )
+
+
+def _group(global_id: str) -> uuid.UUID:
+    """The UUID in a group's global id (``base64url("Group:<uuid>")``)."""
+    decoded = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+    return uuid.UUID(decoded.rsplit(":", 1)[1])
+
+
+async def _run(
+    connection: asyncpg.Connection, script: Script, mapping: dict[Any, Any]
+) -> list[list[dict[str, Any]]]:
+    results: list[list[dict[str, Any]]] = []
+
+    async def one(statement: CompiledStatement) -> None:
+        arguments = statement.arguments(mapping)
+        if statement.many:
+            await connection.executemany(statement.sql, arguments)
+        elif statement.returns_rows:
+            rows = await connection.fetch(statement.sql, *arguments)
+            results.append([dict(row) for row in rows])
+        else:
+            await connection.execute(statement.sql, *arguments)
+
+    for transaction in script.transactions:
+        if script.transactional:
+            async with connection.transaction():
+                for statement in transaction:
+                    await one(statement)
+        else:
+            for statement in transaction:
+                await one(statement)
+    return results
+
+
+def create_app() -> FastAPI:
+    dsn = os.environ["BENCH_RAW_DSN"]
+    scripts = load_scripts(Path(os.environ["BENCH_RAW_SCRIPTS"]))
+    state: dict[str, asyncpg.Pool] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=POOL_SIZE)
+        try:
+            yield
+        finally:
+            await state["pool"].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    async def execute(name: str, request: Request, *, trace: bool = False) -> Response:
+        script = scripts[name]
+        body = json.loads(await request.body())
+        mapping = _mapping(script, body)
+        sent: list[str] = []
+
+        def record(query: Any) -> None:
+            sent.append(str(query.query))
+
+        async with state["pool"].acquire() as connection:
+            if trace:
+                connection.add_query_logger(record)
+            try:
+                results = await _run(connection, script, mapping)
+            finally:
+                if trace:
+                    connection.remove_query_logger(record)
+        payload: dict[str, Any] = {"data": {name: results}}
+        if trace:
+            payload["statements"] = sent
+        return Response(json.dumps(payload, default=str), media_type=JSON_TYPE)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response(b'{"status":"ok"}', media_type=JSON_TYPE)
+
+    @app.post("/noop")
+    async def noop(request: Request) -> Response:
+        await request.body()
+        return Response(b'{"data":{"ok":true}}', media_type=JSON_TYPE)
+
+    @app.post("/raw/add-expense")
+    async def add_expense(request: Request) -> Response:
+        return await execute("add_expense", request)
+
+    @app.post("/raw/balances")
+    async def balances(request: Request) -> Response:
+        return await execute("balances", request)
+
+    @app.post("/raw/trace/{name}")
+    async def traced(name: str, request: Request) -> Response:
+        return await execute(name, request, trace=True)
+
+    return app
