@@ -20,7 +20,7 @@ from aequatio.graphql.consistency import wait_for_projections
 from aequatio.graphql.errors import unauthenticated
 from aequatio.graphql.live import LiveFeed
 from aequatio.graphql.loaders import Loaders
-from aequatio.graphql.read_store import ReadStore
+from aequatio.graphql.read_store import Membership, ReadStore
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Context(BaseContext):
     #: This API process's live feed (subscriptions); none where nothing subscribes.
     live: LiveFeed | None = None
     _actor: Row[Any] | None = field(default=None, repr=False)
-    _memberships: dict[UUID, Row[Any] | None] = field(default_factory=dict, repr=False)
+    _memberships: dict[UUID, Membership | None] = field(default_factory=dict, repr=False)
 
     def require_principal(self) -> Principal:
         if self.principal is None:
@@ -59,14 +59,22 @@ class Context(BaseContext):
             raise Forbidden(ErrorCode.NOT_REGISTERED, "register before reading groups")
         return row.user_id  # type: ignore[no-any-return]
 
-    async def membership(self, group_id: UUID) -> Row[Any] | None:
+    async def membership(self, group_id: UUID) -> Membership | None:
         """The caller's current membership of the group (cached for the request)."""
-        if group_id not in self._memberships:
-            actor = await self.actor_id()
-            self._memberships[group_id] = await self.store.active_membership(group_id, actor)
-        return self._memberships[group_id]
+        if group_id in self._memberships:
+            return self._memberships[group_id]
+        if self._actor is None:
+            subject = self.require_principal().subject
+            actor, membership = await self.store.actor_and_membership(subject, group_id)
+            if actor is not None:
+                self._actor = actor
+            await self.actor_id()  # NOT_REGISTERED when there is no one
+        else:
+            membership = await self.store.active_membership(group_id, self._actor.user_id)
+        self._memberships[group_id] = membership
+        return membership
 
-    async def require_member(self, group_id: UUID) -> Row[Any]:
+    async def require_member(self, group_id: UUID) -> Membership:
         """Only current members read a group; others get FORBIDDEN (existence or not)."""
         membership = await self.membership(group_id)
         if membership is None:
