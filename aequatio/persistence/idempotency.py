@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.application.ports import IdempotencyClaim, IdempotencyStore, StoredOutcome
 from aequatio.application.results import CommandResult
 from aequatio.persistence.tables import idempotency_keys
+
+# Built once, with bind parameters (every command with a key runs all three). The lock and the
+# read stay two statements: the read must take its snapshot after the lock was granted, to see
+# what the transaction that held it committed.
+_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)))
+_STORED = select(idempotency_keys).where(
+    idempotency_keys.c.subject == bindparam("subject"), idempotency_keys.c.key == bindparam("key")
+)
+_REMEMBER = insert(idempotency_keys).values(created_at=func.now())
 
 
 class SqlIdempotencyStore(IdempotencyStore):
@@ -17,16 +26,8 @@ class SqlIdempotencyStore(IdempotencyStore):
     async def claim(self, subject: str, key: str) -> StoredOutcome | None:
         # A transaction-scoped advisory lock on the key serialises concurrent retries: the
         # second waits for the first to commit, then reads its stored result.
-        await self._connection.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{subject}\x1f{key}", 0)))
-        )
-        row = (
-            await self._connection.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.subject == subject, idempotency_keys.c.key == key
-                )
-            )
-        ).first()
+        await self._connection.execute(_LOCK, {"lock_key": f"{subject}\x1f{key}"})
+        row = (await self._connection.execute(_STORED, {"subject": subject, "key": key})).first()
         if row is None:
             return None
         return StoredOutcome(
@@ -37,12 +38,12 @@ class SqlIdempotencyStore(IdempotencyStore):
 
     async def remember(self, claim: IdempotencyClaim, result: CommandResult) -> None:
         await self._connection.execute(
-            insert(idempotency_keys).values(
-                subject=claim.subject,
-                key=claim.key,
-                command=claim.command,
-                fingerprint=claim.fingerprint,
-                result=result.to_json(),
-                created_at=func.now(),
-            )
+            _REMEMBER,
+            {
+                "subject": claim.subject,
+                "key": claim.key,
+                "command": claim.command,
+                "fingerprint": claim.fingerprint,
+                "result": result.to_json(),
+            },
         )
