@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,24 +92,41 @@ def _events_of(projection: Projection, registry: EventRegistry) -> object:
 async def _build(
     engine: AsyncEngine, projection: Projection, registry: EventRegistry, schema: str
 ) -> int:
-    """Apply the whole history in batches (keyset pagination on the position)."""
-    applied, after = 0, 0
-    while True:
-        async with engine.begin() as connection:
-            rows = (
-                await connection.execute(
-                    select(events_store)
-                    .where(_events_of(projection, registry), events_store.c.position > after)  # type: ignore[arg-type]
-                    .order_by(events_store.c.position)
-                    .limit(BATCH)
-                )
-            ).all()
-            target = await _translated(connection, schema)
-            await _apply_rows(target, projection, registry, rows)
-        if not rows:
-            return applied
-        applied += len(rows)
-        after = rows[-1].position
+    """Apply the whole history a page at a time, each page in its own transaction; the next
+    page is read (on another connection) while one is applied."""
+    applied = 0
+    async with contextlib.aclosing(_pages(engine, _events_of(projection, registry))) as pages:
+        async for rows in pages:
+            async with engine.begin() as connection:
+                target = await _translated(connection, schema)
+                await _apply_rows(target, projection, registry, rows)
+            applied += len(rows)
+    return applied
+
+
+async def _pages(engine: AsyncEngine, condition: Any) -> AsyncGenerator[Sequence[Row[Any]], None]:
+    """The events matching ``condition`` in position order, a page at a time (keyset
+    pagination on the position), each page read while the caller applies the one before."""
+
+    async def page(after: int) -> Sequence[Row[Any]]:
+        async with engine.connect() as connection:
+            query = (
+                select(events_store)
+                .where(condition, events_store.c.position > after)
+                .order_by(events_store.c.position)
+                .limit(BATCH)
+            )
+            return (await connection.execute(query)).all()
+
+    following = asyncio.ensure_future(page(0))
+    try:
+        while rows := await following:
+            following = asyncio.ensure_future(page(rows[-1].position))
+            yield rows
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
 
 
 async def _catch_up(
