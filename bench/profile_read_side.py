@@ -1,13 +1,13 @@
 """Profiling the read side: where a worker's time goes under a steady load, and replay speed.
 
-``bench/readside.py`` gives the headline figures; this script is for finding out *why* they are
+``python -m bench`` gives the headline figures; this script is for finding out *why* they are
 what they are. Each mode runs on a fresh local database (and RabbitMQ virtual host), removed
 afterwards:
 
 * ``lag``: mutations at a steady rate through the real command bus (several generator tasks so
   the offered rate is reached), ``aequatio worker`` as its own process; prints the achieved
   rate, commit -> applied lag per projection (the tracking row's ``applied_at`` minus the time
-  the mutation returned, as ``readside.py`` measures it) and the worker's own
+  the mutation returned) and the worker's own
   ``aequatio_event_lag_seconds`` histogram (measured after the commit and the ack); with
   ``--py-spy FILE`` samples the worker and prints its top frames;
 * ``replay``: ``--events`` expense events in the event store, then ``aequatio replay`` of
