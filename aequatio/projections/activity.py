@@ -8,13 +8,14 @@ show names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.domain.errors import InvalidInput
@@ -33,7 +34,7 @@ from aequatio.events.splitting import (
 )
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
-from aequatio.projections.common import upsert
+from aequatio.projections.common import upsert_many
 from aequatio.projections.tables import activity
 
 
@@ -55,16 +56,29 @@ class Activity(Projection):
     async def apply(
         self, connection: AsyncConnection, envelope: Envelope, payload: EventPayload
     ) -> None:
-        entry = describe(envelope, payload)
-        group_id = entry.group_id
-        if group_id is None and envelope.aggregate_type != "user":
-            group_id = await _group_of_aggregate(connection, envelope.aggregate_id)
-        await connection.execute(
-            upsert(
-                activity,
+        await self.apply_many(connection, [(envelope, payload)])
+
+    async def apply_many(
+        self, connection: AsyncConnection, items: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        """One read of the events' positions, one ``executemany`` of their entries."""
+        positions = await _positions(connection, [envelope.event_id for envelope, _ in items])
+        #: Groups named by earlier events of this batch (not in the table yet), by aggregate.
+        named: dict[UUID, UUID] = {}
+        entries = []
+        for envelope, payload in items:
+            entry = describe(envelope, payload)
+            group_id = entry.group_id
+            if group_id is None and envelope.aggregate_type != "user":
+                group_id = named.get(envelope.aggregate_id) or await _group_of_aggregate(
+                    connection, envelope.aggregate_id
+                )
+            if group_id is not None:
+                named.setdefault(envelope.aggregate_id, group_id)
+            entries.append(
                 {
                     "event_id": envelope.event_id,
-                    "position": await _position(connection, envelope.event_id),
+                    "position": positions[envelope.event_id],
                     "group_id": group_id,
                     "occurred_at": envelope.occurred_at,
                     "actor": envelope.actor,
@@ -74,21 +88,37 @@ class Activity(Projection):
                     "aggregate_id": envelope.aggregate_id,
                     "summary": entry.summary,
                     "details": entry.details,
-                },
-                key=("event_id",),
+                }
             )
-        )
+        await connection.execute(_ENTER, entries)
 
 
-async def _position(connection: AsyncConnection, event_id: UUID) -> int:
-    """The event's global position: the timeline's order, whatever the delivery order."""
-    return int(
-        (
-            await connection.execute(
-                select(events_store.c.position).where(events_store.c.event_id == event_id)
-            )
-        ).scalar_one()
-    )
+_ENTER = upsert_many(
+    activity,
+    (
+        "event_id",
+        "position",
+        "group_id",
+        "occurred_at",
+        "actor",
+        "actor_user_id",
+        "event_type",
+        "aggregate_type",
+        "aggregate_id",
+        "summary",
+        "details",
+    ),
+    ("event_id",),
+)
+_POSITIONS = select(events_store.c.event_id, events_store.c.position).where(
+    events_store.c.event_id.in_(bindparam("event_ids", expanding=True))
+)
+
+
+async def _positions(connection: AsyncConnection, event_ids: list[UUID]) -> dict[UUID, int]:
+    """The events' global positions: the timeline's order, whatever the delivery order."""
+    rows = await connection.execute(_POSITIONS, {"event_ids": event_ids})
+    return {row.event_id: int(row.position) for row in rows}
 
 
 async def _group_of_aggregate(connection: AsyncConnection, aggregate_id: UUID) -> UUID | None:

@@ -50,6 +50,14 @@ def upsert(table: Table, values: Mapping[str, object], key: Sequence[str]) -> In
     return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
 
 
+def upsert_many(table: Table, columns: Sequence[str], key: Sequence[str]) -> Insert:
+    """``upsert`` built once for rows of ``columns``, to execute with a list of rows (one
+    ``executemany``): what a batch of events writes, without building a statement per row."""
+    statement = pg_insert(table)
+    updates = {name: statement.excluded[name] for name in columns if name not in key}
+    return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
+
+
 def json_list(models: Iterable[BaseModel] | None) -> list[JsonValue] | None:
     """Fragments as a JSON array for a JSONB column (``None`` stays ``None``)."""
     if models is None:

@@ -18,7 +18,13 @@ from aequatio.events.common import PostingData
 from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
 from aequatio.projections.base import Projection
-from aequatio.projections.common import amended_state, determined, json_list, json_object, upsert
+from aequatio.projections.common import (
+    amended_state,
+    determined,
+    json_list,
+    json_object,
+    upsert_many,
+)
 from aequatio.projections.tables import expenses
 
 #: Amended fields copied as they are; the JSON ones and ``postings`` are converted below.
@@ -35,17 +41,56 @@ class Expenses(Projection):
     async def apply(
         self, connection: AsyncConnection, envelope: Envelope, payload: EventPayload
     ) -> None:
-        match payload:
-            case ExpenseCreated():
-                await connection.execute(
-                    upsert(expenses, _created(envelope, payload), ("expense_id",))
-                )
-            case ExpenseAmended():
-                await _update(connection, envelope, _amended(amended_state(payload)))
-            case ExpenseDeleted():
-                await _update(
-                    connection, envelope, {"status": "deleted", **_postings(payload.postings)}
-                )
+        await self.apply_many(connection, [(envelope, payload)])
+
+    async def apply_many(
+        self, connection: AsyncConnection, items: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        """New expenses go in together (one ``executemany``); an amendment or a deletion
+        first writes the new ones before it, so each row sees its events in order."""
+        created: list[dict[str, Any]] = []
+        for envelope, payload in items:
+            match payload:
+                case ExpenseCreated():
+                    created.append(_created(envelope, payload))
+                case ExpenseAmended():
+                    await _insert(connection, created)
+                    await _update(connection, envelope, _amended(amended_state(payload)))
+                case ExpenseDeleted():
+                    await _insert(connection, created)
+                    await _update(
+                        connection, envelope, {"status": "deleted", **_postings(payload.postings)}
+                    )
+        await _insert(connection, created)
+
+
+_CREATED_COLUMNS = (
+    "expense_id",
+    "group_id",
+    "description",
+    "category",
+    "amount_cents",
+    "currency",
+    "incurred_on",
+    "created_by",
+    "payers",
+    "split",
+    "shares",
+    "postings",
+    "is_adjustment",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_INSERT = upsert_many(expenses, _CREATED_COLUMNS, ("expense_id",))
+
+
+async def _insert(connection: AsyncConnection, created: list[dict[str, Any]]) -> None:
+    """Write the new expenses gathered so far, and forget them."""
+    if created:
+        await connection.execute(_INSERT, list(created))
+        created.clear()
 
 
 def _postings(postings: Sequence[PostingData] | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ and sums of deltas do not depend on the order they arrive in.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -22,7 +23,7 @@ from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
 from aequatio.events.groups import GroupCreated, GroupMemberData, MemberAdded, MemberRemoved
 from aequatio.projections.base import Projection
-from aequatio.projections.common import amended_state, upsert
+from aequatio.projections.common import amended_state, upsert, upsert_many
 from aequatio.projections.tables import group_expense_amounts, group_members, group_totals, groups
 
 
@@ -39,6 +40,22 @@ class GroupSummary(Projection):
     name = "group_summary"
     patterns = ("groups.group.*", "expenses.expense.*")
     tables = (groups, group_members, group_totals, group_expense_amounts)
+
+    async def apply_many(
+        self, connection: AsyncConnection, items: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        """New expenses are counted together (their totals moved once, their amounts written in
+        one ``executemany``); any other event first writes the new ones before it, so every
+        table sees its events in order."""
+        created: dict[UUID, Counted] = {}
+        for envelope, payload in items:
+            if isinstance(payload, ExpenseCreated):
+                counted = Counted(payload.group_id, payload.currency, payload.amount_cents)
+                created[envelope.aggregate_id] = counted
+                continue
+            await _count_new(connection, created)
+            await self.apply(connection, envelope, payload)
+        await _count_new(connection, created)
 
     async def apply(
         self, connection: AsyncConnection, envelope: Envelope, payload: EventPayload
@@ -205,6 +222,36 @@ async def _recount(
                 key=("expense_id",),
             )
         )
+
+
+_REMEMBER = upsert_many(
+    group_expense_amounts, ("expense_id", "group_id", "currency", "amount_cents"), ("expense_id",)
+)
+
+
+async def _count_new(connection: AsyncConnection, created: dict[UUID, Counted]) -> None:
+    """Count the new expenses gathered so far (none counted before), and forget them."""
+    if not created:
+        return
+    totals: dict[tuple[UUID, str], list[int]] = defaultdict(lambda: [0, 0])
+    for counted in created.values():
+        totals[(counted.group_id, counted.currency)][0] += counted.amount_cents
+        totals[(counted.group_id, counted.currency)][1] += 1
+    for (group_id, currency), (amount, count) in sorted(totals.items()):
+        await _add_to_total(connection, group_id, currency, amount, count)
+    await connection.execute(
+        _REMEMBER,
+        [
+            {
+                "expense_id": expense_id,
+                "group_id": counted.group_id,
+                "currency": counted.currency,
+                "amount_cents": counted.amount_cents,
+            }
+            for expense_id, counted in sorted(created.items())
+        ],
+    )
+    created.clear()
 
 
 async def _add_to_total(
