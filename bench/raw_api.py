@@ -19,6 +19,7 @@ Run by the harness: ``uvicorn bench.raw_api:create_app --factory`` with ``BENCH_
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
@@ -34,6 +35,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request, Response
 
+from aequatio.api import server
 from bench.sqlscript import Capture, CompiledStatement, Substitution, compile_script
 
 #: The application's pool per process: ``database_pool_size`` + ``database_max_overflow``.
@@ -166,3 +168,26 @@ def create_app() -> FastAPI:
         return await execute(name, request, trace=True)
 
     return app
+
+
+def main() -> None:
+    """``python -m bench.raw_api --port P [--workers N]``: on the runner ``aequatio serve``
+    uses (the same uvicorn settings and listening socket), so only the endpoint differs."""
+    parser = argparse.ArgumentParser(prog="python -m bench.raw_api")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    server.run(
+        "bench.raw_api:create_app",
+        factory=True,
+        host="127.0.0.1",
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+        loop="asyncio",
+    )
+
+
+if __name__ == "__main__":
+    main()

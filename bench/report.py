@@ -483,9 +483,9 @@ def _method(results: dict[str, Any]) -> list[str]:
         "turn (the group, like the idempotency key and the date, is taken from each request "
         "by the raw endpoint too), dates rotating over 120 months; the API runs with no "
         "background role (nothing is dispatched while it is measured); log level WARNING for "
-        "the app and the baseline. With `--workers 2`, uvicorn binds the socket itself "
-        "(no TCP_NODELAY on accepted connections): at c=1 both servers then wait on delayed "
-        "ACKs (~40 ms a request).",
+        "the app and the baseline. Both run on the same uvicorn runner "
+        "(`aequatio.api.server`: with `--workers 2` the shared listening socket has "
+        "TCP_NODELAY, as accepted connections inherit it).",
         "",
         "<details><summary>Captured statements</summary>",
         "",

@@ -352,12 +352,10 @@ class Stack:
         return service
 
     async def raw(self, scripts: Path, workers: int = 1) -> Service:
-        """The raw FastAPI + asyncpg baseline (``bench/raw_api.py``) on uvicorn."""
+        """The raw FastAPI + asyncpg baseline (``bench/raw_api.py``) on the app's uvicorn runner."""
         port = free_port()
         command = [
-            sys.executable, "-m", "uvicorn", "bench.raw_api:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--log-level", "warning", "--no-access-log", "--loop", "asyncio",
+            sys.executable, "-m", "bench.raw_api", "--port", str(port), "--workers", str(workers),
         ]  # fmt: skip
         env = {**os.environ, "BENCH_RAW_DSN": self.dsn, "BENCH_RAW_SCRIPTS": str(scripts)}
         service = self.start(f"raw-{port}", command, env=env, port=port)
