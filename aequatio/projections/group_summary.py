@@ -157,6 +157,11 @@ async def _refresh_member_count(connection: AsyncConnection, group_id: UUID) -> 
 
 # -- totals -----------------------------------------------------------------------------------
 
+#: What each expense contributes, remembered for its next change (one row or a batch's rows).
+_REMEMBER = upsert_many(
+    group_expense_amounts, ("expense_id", "group_id", "currency", "amount_cents"), ("expense_id",)
+)
+
 
 async def _counted(connection: AsyncConnection, expense_id: UUID) -> Counted | None:
     row = (
@@ -211,22 +216,14 @@ async def _recount(
         )
     else:
         await connection.execute(
-            upsert(
-                group_expense_amounts,
-                {
-                    "expense_id": expense_id,
-                    "group_id": after.group_id,
-                    "currency": after.currency,
-                    "amount_cents": after.amount_cents,
-                },
-                key=("expense_id",),
-            )
+            _REMEMBER,
+            {
+                "expense_id": expense_id,
+                "group_id": after.group_id,
+                "currency": after.currency,
+                "amount_cents": after.amount_cents,
+            },
         )
-
-
-_REMEMBER = upsert_many(
-    group_expense_amounts, ("expense_id", "group_id", "currency", "amount_cents"), ("expense_id",)
-)
 
 
 async def _count_new(connection: AsyncConnection, created: dict[UUID, Counted]) -> None:
