@@ -93,6 +93,9 @@ def serve(
             workers=workers,
             log_level=settings.log_level.lower(),
             ws_max_size=settings.max_body_bytes,
+            # No permessage-deflate: its zlib state costs each WebSocket ~100 KB and each push
+            # a compression per subscriber, to shrink messages of a few hundred bytes.
+            ws_per_message_deflate=False,
             loop=settings.event_loop,
             log_config=uvicorn_log_config(),
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
