@@ -8,18 +8,15 @@ database's backends), never into the servers others use.
 
 from __future__ import annotations
 
-import asyncio
 import random
-import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 
 from aequatio.bootstrap import Application, bootstrap
 from aequatio.config import Settings
-from aequatio.persistence.database import migrate
 from tests.support.broker import virtual_host
-from tests.support.databases import admin, asyncpg_url
+from tests.support.databases import copied_database, migrated_template
 from tests.support.faultscale import SEED_VARIABLE, seed
 
 SEED = pytest.StashKey[int]()
@@ -28,21 +25,14 @@ SEED = pytest.StashKey[int]()
 @pytest.fixture(scope="session")
 def fault_template() -> Iterator[str]:
     """A migrated database each test's database is copied from."""
-    name = f"aeq_ftpl_{uuid.uuid4().hex[:12]}"
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        migrate(asyncpg_url(name))
+    with migrated_template("aeq_ftpl_") as name:
         yield name
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
 async def database_url(fault_template: str) -> AsyncIterator[str]:
-    name = f"aeq_f_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{fault_template}"')
-    yield asyncpg_url(name)
-    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with copied_database(fault_template, "aeq_f_") as url:
+        yield url
 
 
 @pytest.fixture

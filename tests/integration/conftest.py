@@ -7,8 +7,6 @@ failure, never a skip.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -18,36 +16,28 @@ from aequatio.application.bus import MessageBus
 from aequatio.bootstrap import Application, bootstrap
 from aequatio.config import Settings
 from aequatio.outbox.transport import Transport
-from aequatio.persistence.database import migrate
 from tests.support.broker import virtual_host
-from tests.support.databases import admin, asyncpg_url
+from tests.support.databases import copied_database, empty_database, migrated_template
 from tests.support.transports import make_transport
 
 
 @pytest.fixture(scope="session")
 def template_database() -> Iterator[str]:
-    name = f"aeq_tpl_{uuid.uuid4().hex[:12]}"
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    migrate(asyncpg_url(name))
-    yield name
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with migrated_template("aeq_tpl_") as name:
+        yield name
 
 
 @pytest.fixture
 async def database_url(template_database: str) -> AsyncIterator[str]:
-    name = f"aeq_t_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield asyncpg_url(name)
-    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with copied_database(template_database, "aeq_t_") as url:
+        yield url
 
 
 @pytest.fixture
 async def empty_database_url() -> AsyncIterator[str]:
     """A database with no schema at all (for migration tests)."""
-    name = f"aeq_e_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}"')
-    yield asyncpg_url(name)
-    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with empty_database("aeq_e_") as url:
+        yield url
 
 
 @pytest.fixture

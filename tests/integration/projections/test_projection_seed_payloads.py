@@ -21,6 +21,7 @@ from aequatio.projections.tables import (
     group_totals,
     monthly_balances,
 )
+from tests.support.envelopes import an_envelope
 from tests.support.history import project_everything, rows
 
 AT = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -29,19 +30,14 @@ AT = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 def seed_event(
     event_type: str, aggregate_id: UUID, version: int, payload: dict[str, Any]
 ) -> Envelope:
-    model = EVENTS.model(event_type, 1)
-    return Envelope(
-        event_id=uuid4(),
-        event_type=event_type,
-        event_version=1,
-        schema_id=model.schema_id(),
-        aggregate_type=event_type.split(".", maxsplit=1)[0],
+    return an_envelope(
+        event_type,
+        payload,
+        schema_id=EVENTS.model(event_type, 1).schema_id(),
         aggregate_id=aggregate_id,
         aggregate_version=version,
         occurred_at=AT,
-        correlation_id=uuid4(),
         actor="seed-producer",
-        payload=payload,
     )
 
 

@@ -4,16 +4,14 @@ error, after the retry limit; the messages behind it are still applied."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import UTC, datetime
 
 from aequatio.bootstrap import Application
-from aequatio.events.envelope import Envelope
 from aequatio.events.registry import UnknownEvent
 from aequatio.outbox.messages import Delivery, InboundMessage, OutboundMessage, PublishOutcome
 from aequatio.outbox.topology import DOMAIN_EVENTS
 from aequatio.outbox.transport import Transport
 from aequatio.projections.catalog import by_name
+from tests.support.envelopes import an_envelope
 from tests.support.family import family
 from tests.support.history import rich_history
 from tests.support.readside import read_side, wait_caught_up
@@ -22,19 +20,7 @@ from tests.support.recompute import projected_balances, recompute_balances
 
 def poison() -> OutboundMessage:
     """An expense event of a version this code does not know."""
-    envelope = Envelope(
-        event_id=uuid.uuid4(),
-        event_type="expense.created",
-        event_version=99,
-        schema_id="urn:aequatio:event:expense.created:v99",
-        aggregate_type="expense",
-        aggregate_id=uuid.uuid4(),
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        correlation_id=uuid.uuid4(),
-        actor="mallory",
-        payload={"nonsense": True},
-    )
+    envelope = an_envelope("expense.created", {"nonsense": True}, event_version=99, actor="mallory")
     return OutboundMessage(
         exchange=DOMAIN_EVENTS,
         routing_key="expenses.expense.created",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 
@@ -17,29 +16,19 @@ from aequatio.graphql.live import LiveFeed, SlowConsumer
 from aequatio.outbox.codec import to_message
 from aequatio.outbox.topology import Topology
 from aequatio.outbox.transport import Transport
+from tests.support.envelopes import an_envelope
 from tests.support.transports import make_transport
 
 GROUP, OTHER = uuid.uuid4(), uuid.uuid4()
 
 
 def event(group: uuid.UUID, index: int) -> Envelope:
-    return Envelope(
-        event_id=uuid.uuid4(),
-        event_type="invoice.paid",
-        event_version=1,
-        schema_id="urn:aequatio:event:invoice.paid:v1",
-        aggregate_type="invoice",
-        aggregate_id=uuid.uuid4(),
-        aggregate_version=index + 2,
-        occurred_at=datetime.now(UTC),
-        correlation_id=uuid.uuid4(),
-        actor="ann",
-        payload={
-            "invoice_id": str(uuid.uuid4()),
-            "group_id": str(group),
-            "paid_by": str(uuid.uuid4()),
-        },
-    )
+    payload = {
+        "invoice_id": str(uuid.uuid4()),
+        "group_id": str(group),
+        "paid_by": str(uuid.uuid4()),
+    }
+    return an_envelope("invoice.paid", payload, aggregate_version=index + 2)
 
 
 async def publish(transport: Transport, registry: EventRegistry, envelopes: list[Envelope]) -> None:

@@ -7,7 +7,6 @@ import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import aiormq
@@ -22,6 +21,7 @@ from aequatio.outbox.inprocess import InProcessTransport
 from aequatio.outbox.messages import Delivery, InboundMessage, OutboundMessage, PublishOutcome
 from aequatio.outbox.topology import Queue, Topology
 from aequatio.outbox.transport import Transport
+from tests.support.envelopes import an_envelope
 
 AMQP_URL = os.environ.get("AEQUATIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TIMEOUT = 10.0
@@ -54,18 +54,12 @@ class Broker:
         self.queue = Queue(f"projection.loop-{self.token}", (f"t{self.token}.#",))
 
     def envelope(self, event_type: str = "expense.created") -> Envelope:
-        return Envelope(
-            event_id=uuid.uuid4(),
-            event_type=event_type,
-            event_version=1,
+        return an_envelope(
+            event_type,
+            {"note": "consumer loop"},
             schema_id=ENVELOPE_SCHEMA_ID,
             aggregate_type="expense",
-            aggregate_id=uuid.uuid4(),
-            aggregate_version=1,
-            occurred_at=datetime.now(UTC),
-            correlation_id=uuid.uuid4(),
             actor="tests",
-            payload={"note": "consumer loop"},
         )
 
     def message(self, envelope: Envelope) -> OutboundMessage:

@@ -4,28 +4,13 @@ not take it away from the others."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import UTC, datetime
 
-from aequatio.events.envelope import Envelope
 from aequatio.graphql.live import Arrival
+from tests.support.envelopes import an_envelope
 
 
 def an_arrival() -> Arrival:
-    envelope = Envelope(
-        event_id=uuid.uuid4(),
-        event_type="invoice.created",
-        event_version=1,
-        schema_id="urn:aequatio:event:invoice.created:v1",
-        aggregate_type="invoice",
-        aggregate_id=uuid.uuid4(),
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        correlation_id=uuid.uuid4(),
-        actor="ann",
-        payload={},
-    )
-    return Arrival(envelope, None)
+    return Arrival(an_envelope("invoice.created"), None)
 
 
 def test_the_work_runs_once_for_every_subscriber() -> None:

@@ -19,6 +19,7 @@ from aequatio.events.splitting import (
 from aequatio.sagas.base import SagaState
 from aequatio.sagas.invoice_saga import InvoiceSaga
 from aequatio.sagas.split_saga import SplitSaga
+from tests.support.envelopes import an_envelope
 
 NOW = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 GROUP, ANN = uuid4(), uuid4()
@@ -27,18 +28,13 @@ KEY = f"{GROUP}/2026-01-01/2026-02-01"
 
 
 def envelope(payload: EventPayload, split_id: UUID, version: int = 1) -> Envelope:
-    return Envelope(
-        event_id=uuid4(),
-        event_type=payload.event_type,
-        event_version=1,
+    return an_envelope(
+        payload.event_type,
+        payload.model_dump(mode="json"),
         schema_id=payload.schema_id(),
-        aggregate_type="split",
         aggregate_id=split_id,
         aggregate_version=version,
         occurred_at=NOW,
-        correlation_id=uuid4(),
-        actor="ann",
-        payload=payload.model_dump(mode="json"),
     )
 
 
