@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -43,12 +43,15 @@ class Arrival:
 
     envelope: Envelope
     traceparent: str | None
-    _shared: dict[str, asyncio.Future[Any]] = field(default_factory=dict, compare=False, repr=False)
+    _shared: dict[Hashable, asyncio.Future[Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    async def once(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+    async def once(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
         """The result of ``work``, done once for all the subscribers this arrival reaches (a
-        thousand subscribers of a group push one row read once, not a thousand reads); one
-        that leaves meanwhile does not cancel it for the others."""
+        thousand subscribers of a group push one row read once and one response executed
+        once, not a thousand of each); one that leaves meanwhile does not cancel it for the
+        others."""
         shared = self._shared.get(key)
         if shared is None:
             shared = self._shared[key] = asyncio.ensure_future(work())

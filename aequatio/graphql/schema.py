@@ -30,6 +30,7 @@ from aequatio.graphql.features.subscriptions import LiveSubscription
 from aequatio.graphql.features.users import UsersMutation, UsersQuery
 from aequatio.graphql.instrumentation import OperationMetrics
 from aequatio.graphql.limits import QueryLimits, limit_extensions
+from aequatio.graphql.shared_execution import SharingExecutor
 
 log = logging.getLogger(__name__)
 
@@ -72,4 +73,6 @@ def build_schema(limits: QueryLimits | None = None) -> strawberry.Schema:
         # TypedErrors outermost: it formats the errors last, once the limits coded theirs.
         extensions=[TypedErrors, OperationMetrics, *limit_extensions(limits or QueryLimits())],
         config=StrawberryConfig(scalar_map={MinorUnits: MINOR_UNITS_SCALAR}),
+        # A pushed event's response is executed once for all its subscribers.
+        execution_context_class=SharingExecutor,
     )

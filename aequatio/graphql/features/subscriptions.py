@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -27,6 +27,7 @@ from aequatio.graphql.features.invoices import Invoice
 from aequatio.graphql.features.splits import Split
 from aequatio.graphql.live import SLOW_CONSUMER, Arrival, SlowConsumer
 from aequatio.graphql.read_store import ReadStore
+from aequatio.graphql.shared_execution import shared
 from aequatio.observability.tracing import span
 from aequatio.projections.catalog import by_name
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: How long a push waits for its projection before sending what the read model holds.
 PUSH_WAIT_SECONDS = 10.0
+
+T = TypeVar("T")
 
 Fetch = Callable[[Envelope], Awaitable[Row[Any] | None]]
 
@@ -57,9 +60,16 @@ async def _prepare_push(
 
 
 async def follow(
-    info: Info, group_id: UUID, event_types: set[str], projection: str, fetch: Fetch
-) -> AsyncGenerator[Row[Any], None]:
-    """Rows of ``projection`` for the group's events of ``event_types``, as they happen."""
+    info: Info,
+    group_id: UUID,
+    event_types: set[str],
+    projection: str,
+    fetch: Fetch,
+    present: Callable[[Row[Any]], T],
+) -> AsyncGenerator[T, None]:
+    """``present(row)`` for each row of ``projection`` the group's events of ``event_types``
+    produce, as they happen. The object and its response are made once for all the
+    subscribers an event reaches (``shared_execution``)."""
     context = info.context
     await context.require_member(group_id)
     feed = context.require_live()
@@ -68,11 +78,18 @@ async def follow(
         async with feed.subscribe(group_id, event_types) as subscription:
             async for arrival in subscription:
                 push = partial(_prepare_push, context.store, arrival, field, projection, fetch)
-                row = await arrival.once(field, push)
-                if row is not None:
-                    yield row
+                value = await arrival.once(field, partial(_presented, push, present))
+                if value is not None:
+                    yield shared(value, arrival)
     except SlowConsumer:
         await context.close_connection(SLOW_CONSUMER, "too slow: events were dropped")
+
+
+async def _presented(
+    push: Callable[[], Awaitable[Row[Any] | None]], present: Callable[[Row[Any]], T]
+) -> T | None:
+    row = await push()
+    return None if row is None else present(row)
 
 
 @strawberry.type
@@ -87,8 +104,8 @@ class LiveSubscription:
             rows = await info.context.store.splits_by_id([envelope.aggregate_id])
             return rows[0] if rows else None
 
-        async for row in follow(info, group, {"split.completed"}, "splits", fetch):
-            yield Split.of(row)
+        async for split in follow(info, group, {"split.completed"}, "splits", fetch, Split.of):
+            yield split
 
     @strawberry.subscription(description="Each invoice issued for the group.")
     async def invoice_created(
@@ -100,8 +117,10 @@ class LiveSubscription:
             rows = await info.context.store.invoices_by_id([envelope.aggregate_id])
             return rows[0] if rows else None
 
-        async for row in follow(info, group, {"invoice.created"}, "invoices", fetch):
-            yield Invoice.of(row)
+        async for invoice in follow(
+            info, group, {"invoice.created"}, "invoices", fetch, Invoice.of
+        ):
+            yield invoice
 
     @strawberry.subscription(
         description="Every event of the group, as its timeline entry, once projected."
@@ -116,5 +135,5 @@ class LiveSubscription:
             rows = await info.context.store.activity_by_id([envelope.event_id])
             return rows[0] if rows else None
 
-        async for row in follow(info, group, event_types, "activity", fetch):
-            yield ActivityEntry.of(row)
+        async for entry in follow(info, group, event_types, "activity", fetch, ActivityEntry.of):
+            yield entry
