@@ -114,7 +114,8 @@ class CalendarRepository(ABC):
         self.reopening: list[tuple[UUID, UUID]] = []
 
     @abstractmethod
-    async def load(self, group_id: UUID) -> PeriodCalendar: ...
+    async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
+        """The group's calendar; from ``since`` on only, when given (see ``PeriodCalendar``)."""
 
     def touch(self, group_id: UUID, months: Iterable[Month]) -> None:
         """Bump the revision of months whose ledger changed."""

@@ -117,18 +117,29 @@ class PeriodCalendar:
 
     closed: frozenset[Month] = frozenset()
     revisions: dict[Month, int] = field(default_factory=dict)
+    #: The first month this calendar knows (``None``: all of them). A command that asks only
+    #: about months from some month on loads just those: its cost does not grow with the
+    #: group's history. Asking about an earlier month is a bug, and says so.
+    since: Month | None = None
 
     def is_closed(self, month: Month) -> bool:
+        self._require_known(month)
         return month in self.closed
 
     def first_open_from(self, month: Month) -> Month:
         """``month`` itself if open, else the first open month after it."""
+        self._require_known(month)
         while month in self.closed:
             month = month.next()
         return month
 
     def revision(self, month: Month) -> int:
+        self._require_known(month)
         return self.revisions.get(month, 0)
+
+    def _require_known(self, month: Month) -> None:
+        if self.since is not None and month < self.since:
+            raise ValueError(f"this calendar starts at {self.since}; {month} was not loaded")
 
     def revisions_of(self, months: Iterable[Month]) -> dict[Month, int]:
         return {month: self.revision(month) for month in months}

@@ -15,6 +15,7 @@ from aequatio.persistence.tables import group_periods
 # Built once with bind parameters, so their compiled form is cached; the rows go as an
 # executemany. (A multi-row ``VALUES`` is compiled anew on every call: ~0.5 ms a command.)
 _MONTHS = select(group_periods).where(group_periods.c.group_id == bindparam("group_id"))
+_MONTHS_SINCE = _MONTHS.where(group_periods.c.month >= bindparam("since"))
 _TOUCH = pg_insert(group_periods).on_conflict_do_update(
     constraint="pk_group_periods", set_={"revision": group_periods.c.revision + 1}
 )
@@ -29,8 +30,13 @@ class SqlCalendarRepository(CalendarRepository):
         super().__init__()
         self._connection = connection
 
-    async def load(self, group_id: UUID) -> PeriodCalendar:
-        rows = await self._connection.execute(_MONTHS, {"group_id": group_id})
+    async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
+        if since is None:
+            rows = await self._connection.execute(_MONTHS, {"group_id": group_id})
+        else:
+            rows = await self._connection.execute(
+                _MONTHS_SINCE, {"group_id": group_id, "since": since.first_day}
+            )
         closed: set[Month] = set()
         revisions: dict[Month, int] = {}
         for row in rows:
@@ -38,7 +44,7 @@ class SqlCalendarRepository(CalendarRepository):
             revisions[month] = row.revision
             if row.invoice_id is not None:
                 closed.add(month)
-        return PeriodCalendar(closed=frozenset(closed), revisions=revisions)
+        return PeriodCalendar(closed=frozenset(closed), revisions=revisions, since=since)
 
     async def save_changes(self) -> None:
         for group_id, months in self.touched.items():

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+import pytest
+
 from aequatio.application import commands
 from aequatio.application.context import CommandContext, Principal
 from aequatio.bootstrap import Application
+from aequatio.domain.calendar import Month
 from aequatio.domain.ledger import PostingKind, total_effect
 from aequatio.domain.serialization import (
     balances_data,
@@ -116,6 +119,12 @@ async def test_a_closed_month_books_late_changes_as_adjustments_in_the_next_mont
     ]
     assert total_effect(early_expense.postings) == {}
     assert {str(month) for month in calendar.closed} == {"2026-01"}
+    async with reading(application) as uow:
+        from_february = await uow.calendar.load(fam.group_id, since=Month(2026, 2))
+    assert from_february.closed == frozenset()
+    assert from_february.revision(Month(2026, 2)) == calendar.revision(Month(2026, 2)) > 0
+    with pytest.raises(ValueError, match="starts at 2026-02"):
+        from_february.is_closed(Month(2026, 1))
 
     await application.bus.handle(commands.VoidInvoice(invoice_id=invoice_id), fam.owner.principal)
     async with reading(application) as uow:

@@ -148,11 +148,18 @@ class InMemoryDatabase:
         return _calendar_of(self.periods, group_id)
 
 
-def _calendar_of(rows: dict[tuple[UUID, Month], PeriodRow], group_id: UUID) -> PeriodCalendar:
-    mine = {month: row for (group, month), row in rows.items() if group == group_id}
+def _calendar_of(
+    rows: dict[tuple[UUID, Month], PeriodRow], group_id: UUID, since: Month | None = None
+) -> PeriodCalendar:
+    mine = {
+        month: row
+        for (group, month), row in rows.items()
+        if group == group_id and (since is None or month >= since)
+    }
     return PeriodCalendar(
         closed=frozenset(month for month, row in mine.items() if row.invoice_id is not None),
         revisions={month: row.revision for month, row in mine.items()},
+        since=since,
     )
 
 
@@ -472,9 +479,9 @@ class FakeCalendarRepository(CalendarRepository):
             change.apply(rows)
         return rows
 
-    async def load(self, group_id: UUID) -> PeriodCalendar:
+    async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
         await _round_trip()
-        return _calendar_of(self._rows(), group_id)
+        return _calendar_of(self._rows(), group_id, since)
 
     async def save_changes(self) -> None:
         """Like the SQL adapter: touches first (months ascending), then closes, then reopens."""

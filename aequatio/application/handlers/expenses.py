@@ -13,6 +13,7 @@ from aequatio.application.handlers.common import acting_user_id, load_group
 from aequatio.application.ports import LockMode
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
+from aequatio.domain.calendar import Month
 from aequatio.domain.errors import ErrorCode, NotFound
 from aequatio.domain.expense import Expense
 
@@ -20,7 +21,8 @@ from aequatio.domain.expense import Expense
 async def handle_add_expense(cmd: AddExpense, uow: UnitOfWork) -> CommandResult:
     actor = await acting_user_id(uow)
     group = await load_group(uow, cmd.group_id, lock=LockMode.SHARE)
-    calendar = await uow.calendar.load(group.id)
+    # A new expense books into its own month or the first open one after it.
+    calendar = await uow.calendar.load(group.id, since=Month.of(cmd.incurred_on))
     expense = Expense.add(
         expense_id=uuid4(),
         group=group,

@@ -225,3 +225,13 @@ def test_months_without_a_booked_change_are_at_revision_zero() -> None:
         Month(2024, 1): 0,
         Month(2024, 2): 3,
     }
+
+
+def test_a_calendar_loaded_from_a_month_refuses_questions_about_earlier_months() -> None:
+    calendar = PeriodCalendar(closed=frozenset({Month(2024, 3)}), since=Month(2024, 3))
+
+    assert calendar.first_open_from(Month(2024, 3)) == Month(2024, 4)
+    with pytest.raises(ValueError, match="starts at 2024-03"):
+        calendar.is_closed(Month(2024, 2))
+    with pytest.raises(ValueError, match="starts at 2024-03"):
+        calendar.revision(Month(2023, 12))
