@@ -117,6 +117,11 @@ class CalendarRepository(ABC):
     async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
         """The group's calendar; from ``since`` on only, when given (see ``PeriodCalendar``)."""
 
+    @abstractmethod
+    async def closed_since(self, group_id: UUID, since: Month) -> PeriodCalendar:
+        """Only the closed months from ``since`` on, without revisions: what booking a new
+        expense asks (a group that invoices every month has few closed months ahead)."""
+
     def touch(self, group_id: UUID, months: Iterable[Month]) -> None:
         """Bump the revision of months whose ledger changed."""
         self.touched.setdefault(group_id, set()).update(months)

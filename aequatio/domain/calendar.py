@@ -121,6 +121,8 @@ class PeriodCalendar:
     #: about months from some month on loads just those: its cost does not grow with the
     #: group's history. Asking about an earlier month is a bug, and says so.
     since: Month | None = None
+    #: False when only the closed months were loaded (all a new expense needs to know).
+    knows_revisions: bool = True
 
     def is_closed(self, month: Month) -> bool:
         self._require_known(month)
@@ -135,6 +137,8 @@ class PeriodCalendar:
 
     def revision(self, month: Month) -> int:
         self._require_known(month)
+        if not self.knows_revisions:
+            raise ValueError("this calendar was loaded without the months' revisions")
         return self.revisions.get(month, 0)
 
     def _require_known(self, month: Month) -> None:

@@ -16,6 +16,11 @@ from aequatio.persistence.tables import group_periods
 # executemany. (A multi-row ``VALUES`` is compiled anew on every call: ~0.5 ms a command.)
 _MONTHS = select(group_periods).where(group_periods.c.group_id == bindparam("group_id"))
 _MONTHS_SINCE = _MONTHS.where(group_periods.c.month >= bindparam("since"))
+_CLOSED_SINCE = select(group_periods.c.month).where(
+    group_periods.c.group_id == bindparam("group_id"),
+    group_periods.c.month >= bindparam("since"),
+    group_periods.c.invoice_id.is_not(None),
+)
 _TOUCH = pg_insert(group_periods).on_conflict_do_update(
     constraint="pk_group_periods", set_={"revision": group_periods.c.revision + 1}
 )
@@ -45,6 +50,13 @@ class SqlCalendarRepository(CalendarRepository):
             if row.invoice_id is not None:
                 closed.add(month)
         return PeriodCalendar(closed=frozenset(closed), revisions=revisions, since=since)
+
+    async def closed_since(self, group_id: UUID, since: Month) -> PeriodCalendar:
+        rows = await self._connection.execute(
+            _CLOSED_SINCE, {"group_id": group_id, "since": since.first_day}
+        )
+        closed = frozenset(Month.parse(month) for (month,) in rows)
+        return PeriodCalendar(closed=closed, since=since, knows_revisions=False)
 
     async def save_changes(self) -> None:
         for group_id, months in self.touched.items():

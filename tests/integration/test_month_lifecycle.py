@@ -125,6 +125,14 @@ async def test_a_closed_month_books_late_changes_as_adjustments_in_the_next_mont
     assert from_february.revision(Month(2026, 2)) == calendar.revision(Month(2026, 2)) > 0
     with pytest.raises(ValueError, match="starts at 2026-02"):
         from_february.is_closed(Month(2026, 1))
+    async with reading(application) as uow:
+        closed_from_january = await uow.calendar.closed_since(fam.group_id, Month(2026, 1))
+        closed_from_february = await uow.calendar.closed_since(fam.group_id, Month(2026, 2))
+    assert closed_from_january.closed == calendar.closed
+    assert closed_from_january.first_open_from(Month(2026, 1)) == Month(2026, 2)
+    assert closed_from_february.closed == frozenset()
+    with pytest.raises(ValueError, match="without the months' revisions"):
+        closed_from_january.revision(Month(2026, 2))
 
     await application.bus.handle(commands.VoidInvoice(invoice_id=invoice_id), fam.owner.principal)
     async with reading(application) as uow:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -482,6 +482,10 @@ class FakeCalendarRepository(CalendarRepository):
     async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
         await _round_trip()
         return _calendar_of(self._rows(), group_id, since)
+
+    async def closed_since(self, group_id: UUID, since: Month) -> PeriodCalendar:
+        calendar = await self.load(group_id, since=since)
+        return replace(calendar, revisions={}, knows_revisions=False)
 
     async def save_changes(self) -> None:
         """Like the SQL adapter: touches first (months ascending), then closes, then reopens."""

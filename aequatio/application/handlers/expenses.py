@@ -22,7 +22,7 @@ async def handle_add_expense(cmd: AddExpense, uow: UnitOfWork) -> CommandResult:
     actor = await acting_user_id(uow)
     group = await load_group(uow, cmd.group_id, lock=LockMode.SHARE)
     # A new expense books into its own month or the first open one after it.
-    calendar = await uow.calendar.load(group.id, since=Month.of(cmd.incurred_on))
+    calendar = await uow.calendar.closed_since(group.id, Month.of(cmd.incurred_on))
     expense = Expense.add(
         expense_id=uuid4(),
         group=group,

@@ -235,3 +235,11 @@ def test_a_calendar_loaded_from_a_month_refuses_questions_about_earlier_months()
         calendar.is_closed(Month(2024, 2))
     with pytest.raises(ValueError, match="starts at 2024-03"):
         calendar.revision(Month(2023, 12))
+
+
+def test_a_calendar_of_closed_months_only_refuses_to_guess_revisions() -> None:
+    calendar = PeriodCalendar(closed=frozenset({Month(2024, 3)}), knows_revisions=False)
+
+    assert calendar.first_open_from(Month(2024, 3)) == Month(2024, 4)
+    with pytest.raises(ValueError, match="without the months' revisions"):
+        calendar.revision(Month(2024, 4))
