@@ -12,9 +12,11 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, bindparam, func, select, tuple_
+from sqlalchemy import ARRAY, Row, and_, bindparam, func, select, tuple_
+from sqlalchemy import Uuid as UUIDType
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.projections.tables import (
     activity,
     expenses,
@@ -45,8 +47,11 @@ class Membership:
 
 # The statements nearly every request runs, built once with bind parameters: only the
 # parameters are bound per call (building them was about a third of their cost).
-_USER_BY_SUBJECT = select(users).where(users.c.subject == bindparam("subject"))
-_USERS_BY_ID = select(users).where(users.c.user_id.in_(bindparam("user_ids", expanding=True)))
+_USER_BY_SUBJECT = DriverStatement(select(users).where(users.c.subject == bindparam("subject")))
+#: ``= ANY($1)``: one statement whatever the number of ids (``IN`` renders one per id).
+_USERS_BY_ID = DriverStatement(
+    select(users).where(users.c.user_id == func.any(bindparam("user_ids", type_=ARRAY(UUIDType))))
+)
 _ACTIVE_MEMBERSHIP = select(group_members).where(
     group_members.c.group_id == bindparam("group_id"),
     group_members.c.user_id == bindparam("user_id"),
@@ -55,7 +60,7 @@ _ACTIVE_MEMBERSHIP = select(group_members).where(
 _MEMBER_COLUMNS = tuple(column.name for column in group_members.c)
 #: The caller and their current membership of a group in one round trip (every read of a
 #: group starts with both: two statements were a quarter of a ``balances`` query's).
-_ACTOR_AND_MEMBERSHIP = (
+_ACTOR_AND_MEMBERSHIP = DriverStatement(
     select(users, *(group_members.c[name].label(f"member_{name}") for name in _MEMBER_COLUMNS))
     .select_from(
         users.outerjoin(
@@ -69,7 +74,7 @@ _ACTOR_AND_MEMBERSHIP = (
     )
     .where(users.c.subject == bindparam("subject"))
 )
-_BALANCES = (
+_BALANCES = DriverStatement(
     select(
         monthly_balances.c.user_id,
         monthly_balances.c.currency,
@@ -102,13 +107,20 @@ class ReadStore:
         async with self._engine.connect() as connection:
             return (await connection.execute(query, parameters)).first()
 
+    async def _fetch(self, statement: DriverStatement, parameters: dict[str, Any]) -> list[Any]:
+        """The hot statements, straight on the driver (``persistence.driver``): their rows are
+        named tuples, read by attribute like SQLAlchemy's."""
+        async with self._engine.connect() as connection:
+            return await DriverSql(connection).rows(statement, parameters)
+
     # -- people and groups ------------------------------------------------------------------
 
-    async def user_by_subject(self, subject: str) -> Row[Any] | None:
-        return await self._one(_USER_BY_SUBJECT, {"subject": subject})
+    async def user_by_subject(self, subject: str) -> Any | None:
+        rows = await self._fetch(_USER_BY_SUBJECT, {"subject": subject})
+        return rows[0] if rows else None
 
-    async def users_by_id(self, user_ids: Sequence[UUID]) -> Rows:
-        return await self._all(_USERS_BY_ID, {"user_ids": list(user_ids)})
+    async def users_by_id(self, user_ids: Sequence[UUID]) -> list[Any]:
+        return await self._fetch(_USERS_BY_ID, {"user_ids": list(user_ids)})
 
     async def active_membership(self, group_id: UUID, user_id: UUID) -> Membership | None:
         row = await self._one(_ACTIVE_MEMBERSHIP, {"group_id": group_id, "user_id": user_id})
@@ -116,15 +128,16 @@ class ReadStore:
 
     async def actor_and_membership(
         self, subject: str, group_id: UUID
-    ) -> tuple[Row[Any] | None, Membership | None]:
+    ) -> tuple[Any | None, Membership | None]:
         """The user with ``subject`` (``None``: not registered) and their current membership
         of the group (``None``: not a member), in one statement."""
-        row = await self._one(_ACTOR_AND_MEMBERSHIP, {"subject": subject, "group_id": group_id})
-        if row is None:
+        rows = await self._fetch(_ACTOR_AND_MEMBERSHIP, {"subject": subject, "group_id": group_id})
+        if not rows:
             return None, None
+        row = rows[0]
         if row.member_group_id is None:
             return row, None
-        fields = {name: row._mapping[f"member_{name}"] for name in _MEMBER_COLUMNS}
+        fields = {name: getattr(row, f"member_{name}") for name in _MEMBER_COLUMNS}
         return row, Membership(**fields)
 
     async def share_a_group(self, user_id: UUID, other_id: UUID) -> bool:
@@ -192,9 +205,9 @@ class ReadStore:
 
     # -- balances, splits, invoices ---------------------------------------------------------
 
-    async def balances(self, group_id: UUID, start: date, end: date) -> Rows:
+    async def balances(self, group_id: UUID, start: date, end: date) -> list[Any]:
         """Paid, owed and net per member and currency, summed over the period's months."""
-        return await self._all(_BALANCES, {"group_id": group_id, "start": start, "end": end})
+        return await self._fetch(_BALANCES, {"group_id": group_id, "start": start, "end": end})
 
     async def splits_of(self, group_id: UUID, start: date | None, end: date | None) -> Rows:
         query = select(splits).where(splits.c.group_id == group_id)

@@ -10,19 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.application.ports import CalendarRepository
 from aequatio.domain.calendar import Month, PeriodCalendar
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.tables import group_periods
 
 # Built once with bind parameters, so their compiled form is cached; the rows go as an
 # executemany. (A multi-row ``VALUES`` is compiled anew on every call: ~0.5 ms a command.)
 _MONTHS = select(group_periods).where(group_periods.c.group_id == bindparam("group_id"))
 _MONTHS_SINCE = _MONTHS.where(group_periods.c.month >= bindparam("since"))
-_CLOSED_SINCE = select(group_periods.c.month).where(
-    group_periods.c.group_id == bindparam("group_id"),
-    group_periods.c.month >= bindparam("since"),
-    group_periods.c.invoice_id.is_not(None),
+_CLOSED_SINCE = DriverStatement(
+    select(group_periods.c.month).where(
+        group_periods.c.group_id == bindparam("group_id"),
+        group_periods.c.month >= bindparam("since"),
+        group_periods.c.invoice_id.is_not(None),
+    )
 )
-_TOUCH = pg_insert(group_periods).on_conflict_do_update(
-    constraint="pk_group_periods", set_={"revision": group_periods.c.revision + 1}
+_TOUCH = DriverStatement(
+    pg_insert(group_periods).on_conflict_do_update(
+        constraint="pk_group_periods", set_={"revision": group_periods.c.revision + 1}
+    )
 )
 _CLOSE = pg_insert(group_periods)
 _CLOSE = _CLOSE.on_conflict_do_update(
@@ -52,7 +57,7 @@ class SqlCalendarRepository(CalendarRepository):
         return PeriodCalendar(closed=frozenset(closed), revisions=revisions, since=since)
 
     async def closed_since(self, group_id: UUID, since: Month) -> PeriodCalendar:
-        rows = await self._connection.execute(
+        rows = await DriverSql(self._connection).rows(
             _CLOSED_SINCE, {"group_id": group_id, "since": since.first_day}
         )
         closed = frozenset(Month.parse(month) for (month,) in rows)
@@ -65,8 +70,7 @@ class SqlCalendarRepository(CalendarRepository):
                 {"group_id": group_id, "month": month.first_day, "revision": 1}
                 for month in sorted(months)
             ]
-            if rows:
-                await self._connection.execute(_TOUCH, rows)
+            await DriverSql(self._connection).execute_many(_TOUCH, rows)
         for group_id, closing_months, invoice_id in self.closing:
             await self._connection.execute(
                 _CLOSE,

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.events.envelope import Envelope
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.tables import events_outbox, events_store
 
 _COLUMNS = (
@@ -37,7 +38,9 @@ _STORED = (
 #: compiled anew for every command (its rows are part of the statement: ~1 ms of the
 #: ~4.5 ms of CPU an ``addExpense`` took); this one is compiled once and cached, and a
 #: command's several events go as one ``executemany`` (one round trip, in order).
-_APPEND = insert(events_outbox).from_select(["position"], select(_STORED.c.position))
+_APPEND = DriverStatement(
+    insert(events_outbox).from_select(["position"], select(_STORED.c.position))
+)
 
 
 def _row(envelope: Envelope) -> dict[str, object]:
@@ -48,7 +51,7 @@ async def append(connection: AsyncConnection, envelopes: Sequence[Envelope]) -> 
     """Store the events and enqueue each for publishing; the outbox trigger NOTIFYs on commit."""
     if not envelopes:
         return
-    await connection.execute(_APPEND, [_row(envelope) for envelope in envelopes])
+    await DriverSql(connection).execute_many(_APPEND, [_row(envelope) for envelope in envelopes])
 
 
 def envelope_of(row: object) -> Envelope:

@@ -23,11 +23,12 @@ from aequatio.domain.serialization import (
 from aequatio.events.common import SplitRuleData
 from aequatio.persistence import json_columns
 from aequatio.persistence.concurrency import require_updated
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.tables import expense_postings, expenses
 
 # Built once; each save binds its rows (postings as one executemany).
-_INSERT_EXPENSE = insert(expenses)
-_INSERT_POSTINGS = insert(expense_postings)
+_INSERT_EXPENSE = DriverStatement(insert(expenses))
+_INSERT_POSTINGS = DriverStatement(insert(expense_postings))
 
 
 def _posting(row: Any) -> Posting:
@@ -109,7 +110,7 @@ class SqlExpenseRepository(ExpenseRepository):
             "version": expense.version,
         }
         if expense.is_new:
-            await self._connection.execute(_INSERT_EXPENSE, {"id": expense.id, **values})
+            await DriverSql(self._connection).execute(_INSERT_EXPENSE, {"id": expense.id, **values})
         else:
             result = await self._connection.execute(
                 update(expenses)
@@ -121,7 +122,7 @@ class SqlExpenseRepository(ExpenseRepository):
                 delete(expense_postings).where(expense_postings.c.expense_id == expense.id)
             )
         if expense.postings:
-            await self._connection.execute(
+            await DriverSql(self._connection).execute_many(
                 _INSERT_POSTINGS,
                 [
                     {

@@ -12,16 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aequatio.application.ports import GroupRepository, LockMode
 from aequatio.domain.group import Group, Membership, Role
 from aequatio.persistence.concurrency import require_updated
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.tables import group_members, groups
 
 # Built once, so each load only binds its parameters (expense commands load the group).
 _GROUP = select(groups).where(groups.c.id == bindparam("group_id"))
 _GROUP_LOCKED = {
-    None: _GROUP,
-    LockMode.SHARE: _GROUP.with_for_update(read=True),
-    LockMode.UPDATE: _GROUP.with_for_update(),
+    None: DriverStatement(_GROUP),
+    LockMode.SHARE: DriverStatement(_GROUP.with_for_update(read=True)),
+    LockMode.UPDATE: DriverStatement(_GROUP.with_for_update()),
 }
-_MEMBERS = (
+_MEMBERS = DriverStatement(
     select(group_members)
     .where(group_members.c.group_id == bindparam("group_id"))
     .order_by(group_members.c.joined_on, group_members.c.user_id)
@@ -45,10 +46,11 @@ class SqlGroupRepository(GroupRepository):
 
     async def get(self, group_id: UUID, *, lock: LockMode | None = None) -> Group | None:
         parameters = {"group_id": group_id}
-        row = (await self._connection.execute(_GROUP_LOCKED[lock], parameters)).first()
+        sql = DriverSql(self._connection)
+        row = await sql.first(_GROUP_LOCKED[lock], parameters)
         if row is None:
             return None
-        members = await self._connection.execute(_MEMBERS, parameters)
+        members = await sql.rows(_MEMBERS, parameters)
         return self._track(
             Group(
                 id=row.id,

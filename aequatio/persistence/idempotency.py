@@ -7,27 +7,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.application.ports import IdempotencyClaim, IdempotencyStore, StoredOutcome
 from aequatio.application.results import CommandResult
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.tables import idempotency_keys
 
 # Built once, with bind parameters (every command with a key runs all three). The lock and the
 # read stay two statements: the read must take its snapshot after the lock was granted, to see
 # what the transaction that held it committed.
-_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)))
-_STORED = select(idempotency_keys).where(
-    idempotency_keys.c.subject == bindparam("subject"), idempotency_keys.c.key == bindparam("key")
+_LOCK = DriverStatement(
+    select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)))
 )
-_REMEMBER = insert(idempotency_keys).values(created_at=func.now())
+_STORED = DriverStatement(
+    select(idempotency_keys).where(
+        idempotency_keys.c.subject == bindparam("subject"),
+        idempotency_keys.c.key == bindparam("key"),
+    )
+)
+_REMEMBER = DriverStatement(insert(idempotency_keys).values(created_at=func.now()))
 
 
 class SqlIdempotencyStore(IdempotencyStore):
     def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
+        self._sql = DriverSql(connection)
 
     async def claim(self, subject: str, key: str) -> StoredOutcome | None:
         # A transaction-scoped advisory lock on the key serialises concurrent retries: the
         # second waits for the first to commit, then reads its stored result.
-        await self._connection.execute(_LOCK, {"lock_key": f"{subject}\x1f{key}"})
-        row = (await self._connection.execute(_STORED, {"subject": subject, "key": key})).first()
+        await self._sql.rows(_LOCK, {"lock_key": f"{subject}\x1f{key}"})
+        row = await self._sql.first(_STORED, {"subject": subject, "key": key})
         if row is None:
             return None
         return StoredOutcome(
@@ -37,7 +43,7 @@ class SqlIdempotencyStore(IdempotencyStore):
         )
 
     async def remember(self, claim: IdempotencyClaim, result: CommandResult) -> None:
-        await self._connection.execute(
+        await self._sql.execute(
             _REMEMBER,
             {
                 "subject": claim.subject,

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aequatio.application.ports import UserRepository
 from aequatio.domain.user import User
 from aequatio.persistence.concurrency import require_updated
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.tables import users
 
 #: Built once: every command looks its caller up (construction was half of its cost).
-_BY_SUBJECT = select(users).where(users.c.subject == bindparam("subject"))
+_BY_SUBJECT = DriverStatement(select(users).where(users.c.subject == bindparam("subject")))
 
 
 def _user(row: Any) -> User:
@@ -40,7 +41,7 @@ class SqlUserRepository(UserRepository):
         return self._track(_user(row)) if row else None
 
     async def get_by_subject(self, subject: str) -> User | None:
-        row = (await self._connection.execute(_BY_SUBJECT, {"subject": subject})).first()
+        row = await DriverSql(self._connection).first(_BY_SUBJECT, {"subject": subject})
         return self._track(_user(row)) if row else None
 
     async def email_in_use(self, email: str) -> bool:
