@@ -10,7 +10,6 @@ never see each other's messages; the AMQP queues (and their ``.dlq``) are delete
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -30,7 +29,6 @@ from aequatio.outbox.messages import (
 from aequatio.outbox.topology import DELIVERY_LIMIT, DOMAIN_EVENTS, Queue, Topology
 from aequatio.outbox.transport import Consumer, Transport, TransportUnavailable
 
-AMQP_URL = os.environ.get("AEQUATIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 #: Upper bound for anything the tests wait for.
 TIMEOUT = 10.0
 #: How long "nothing else arrives" is watched for.
@@ -135,8 +133,8 @@ class Broker:
         return asyncio.create_task(self.transport.publish(messages))
 
 
-async def delete_queues(queues: Sequence[Queue]) -> None:
-    connection = await aiormq.connect(AMQP_URL)
+async def delete_queues(url: str, queues: Sequence[Queue]) -> None:
+    connection = await aiormq.connect(url)
     try:
         channel = await connection.channel()
         for queue in queues:
@@ -147,9 +145,11 @@ async def delete_queues(queues: Sequence[Queue]) -> None:
 
 
 @pytest.fixture(params=["amqp", "inprocess"])
-async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+async def broker(request: pytest.FixtureRequest, amqp_url: str) -> AsyncIterator[Broker]:
+    """The adapter under test; the AMQP one on this run's own virtual host (whatever else a
+    shared broker holds, a binding to ``#`` there would route the "unroutable" messages)."""
     transport: Transport = (
-        AmqpTransport(AMQP_URL) if request.param == "amqp" else InProcessTransport()
+        AmqpTransport(amqp_url) if request.param == "amqp" else InProcessTransport()
     )
     await within(transport.start())
     broker = Broker(request.param, transport)
@@ -158,7 +158,7 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     finally:
         await within(transport.close())
         if request.param == "amqp":
-            await within(delete_queues(broker.queues))
+            await within(delete_queues(amqp_url, broker.queues))
 
 
 async def consume(broker: Broker, queue: Queue, handler: Recorder, prefetch: int = 10) -> Consumer:
