@@ -18,7 +18,8 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import ARRAY, bindparam, delete, func, select
+from sqlalchemy import ARRAY, Text, Uuid, bindparam, cast, delete, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,7 +28,7 @@ from aequatio.events.common import PostingData
 from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
 from aequatio.projections.base import Projection
-from aequatio.projections.common import amended_state, determined, json_list
+from aequatio.projections.common import amended_state, determined
 from aequatio.projections.tables import balance_postings, monthly_balances
 
 #: ``(group_id, month, user_id, currency)``
@@ -92,52 +93,94 @@ def effect(group_id: UUID, postings: Iterable[PostingData]) -> dict[BalanceKey, 
     }
 
 
+def _fold(
+    moves: dict[BalanceKey, list[int]], group_id: UUID, postings: Iterable[PostingData], sign: int
+) -> None:
+    """Add ``sign`` times what ``postings`` contribute to ``moves`` (``[paid, owed]`` per key):
+    ``effect`` summed straight into the batch's moves, with no dictionaries of its own."""
+    for posting in postings:
+        month, currency = posting.month, posting.currency
+        for entry in posting.paid:
+            key = (group_id, month, entry.user_id, currency)
+            if (move := moves.get(key)) is None:
+                move = moves[key] = [0, 0]
+            move[0] += sign * entry.amount_cents
+        for entry in posting.owed:
+            key = (group_id, month, entry.user_id, currency)
+            if (move := moves.get(key)) is None:
+                move = moves[key] = [0, 0]
+            move[1] += sign * entry.amount_cents
+
+
+def _uuid_order(item: tuple[UUID, object]) -> int:
+    """Sort key putting UUIDs in their (and PostgreSQL's) order without a Python ``__lt__``
+    per comparison."""
+    return item[0].int
+
+
 async def _rebook(connection: AsyncConnection, rebookings: Sequence[Rebooking]) -> None:
     """Replace each expense's postings in turn: take the old ones out of the balances, put the
     new in; then write the summed moves and the final postings.
 
     A group id may be unknown (an amendment in the v1 seed shape): the expense keeps the group
     its earlier postings were booked in; an expense never booked and of no known group moves
-    nothing.
+    nothing. The moves are ``effect(new) - effect(old)`` summed over the batch, folded in one
+    pass; the postings are written as JSON text made by pydantic-core in one call (no
+    ``model_dump`` to dictionaries, then ``json.dumps`` of those), in one statement.
     """
-    expense_ids = sorted({expense_id for expense_id, _, _ in rebookings})
+    expense_ids = [
+        expense_id
+        for expense_id, _ in sorted(
+            {expense_id: None for expense_id, _, _ in rebookings}.items(), key=_uuid_order
+        )
+    ]
     booked: dict[UUID, tuple[UUID, list[PostingData]]] = {
-        row.expense_id: (row.group_id, _posting_list.validate_python(row.postings))
+        row.expense_id: (row.group_id, _posting_list.validate_json(row.postings))
         for row in await connection.execute(_BOOKED, {"expense_ids": expense_ids})
     }
-    moves: dict[BalanceKey, list[int]] = defaultdict(lambda: [0, 0])
+    moves: dict[BalanceKey, list[int]] = {}
     rebooked: dict[UUID, tuple[UUID, list[PostingData]]] = {}
     for expense_id, given_group, postings in rebookings:
         old_group, old_postings = booked.get(expense_id, (None, []))
         group_id = given_group or old_group
         if group_id is None:
             continue
-        old = effect(old_group, old_postings) if old_group is not None else {}
-        new = effect(group_id, postings)
-        for key in set(old) | set(new):
-            new_paid, new_owed = new.get(key, (0, 0))
-            old_paid, old_owed = old.get(key, (0, 0))
-            moves[key][0] += new_paid - old_paid
-            moves[key][1] += new_owed - old_owed
+        if old_group is not None:
+            _fold(moves, old_group, old_postings, -1)
+        _fold(moves, group_id, postings, 1)
         booked[expense_id] = rebooked[expense_id] = (group_id, postings)
     await _add(
         connection, {key: (paid, owed) for key, (paid, owed) in moves.items() if paid or owed}
     )
     if rebooked:
+        ordered = sorted(rebooked.items(), key=_uuid_order)
         await connection.execute(
             _BOOK,
-            [
-                {"expense_id": expense_id, "group_id": group_id, "postings": json_list(postings)}
-                for expense_id, (group_id, postings) in sorted(rebooked.items())
-            ],
+            {
+                "expense_ids": [expense_id for expense_id, _ in ordered],
+                "group_ids": [group_id for _, (group_id, _) in ordered],
+                "postings": [
+                    _posting_list.dump_json(postings).decode() for _, (_, postings) in ordered
+                ],
+            },
         )
 
 
 _BOOKED = select(
-    balance_postings.c.expense_id, balance_postings.c.group_id, balance_postings.c.postings
+    balance_postings.c.expense_id,
+    balance_postings.c.group_id,
+    cast(balance_postings.c.postings, Text).label("postings"),
 ).where(balance_postings.c.expense_id.in_(bindparam("expense_ids", expanding=True)))
 
-_book = pg_insert(balance_postings)
+_book = pg_insert(balance_postings).from_select(
+    ["expense_id", "group_id", "postings"],
+    select(
+        func.unnest(bindparam("expense_ids", type_=ARRAY(Uuid))),
+        func.unnest(bindparam("group_ids", type_=ARRAY(Uuid))),
+        cast(func.unnest(bindparam("postings", type_=ARRAY(Text))), JSONB),
+    ),
+)
+#: Every expense's new postings, in one statement (expense ids are distinct: one row each).
 _BOOK = _book.on_conflict_do_update(
     index_elements=["expense_id"],
     set_={"group_id": _book.excluded.group_id, "postings": _book.excluded.postings},

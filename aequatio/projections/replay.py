@@ -18,17 +18,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import MetaData, Row, Table, and_, delete, func, insert, select, text
+from sqlalchemy import (
+    MetaData,
+    Row,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aequatio.events.base import EventPayload
+from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
-from aequatio.persistence.event_store import envelope_of
+from aequatio.persistence.event_store import STORED_JSON, decoded
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
 from aequatio.projections.runner import apply_all, projection_lock_key
@@ -37,6 +52,8 @@ from aequatio.projections.tables import READ_SCHEMA, TRACKING_TABLES, processed_
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+#: Rows decoded between two yields to the event loop: a page's statements go on meanwhile.
+_DECODE_SLICE = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +74,14 @@ async def replay(
     tables = (*projection.tables, *TRACKING_TABLES)
     async with engine.begin() as connection:
         await _prepare(connection, schema, tables)
-    built = await _build(engine, projection, registry, schema)
-    async with engine.begin() as connection:
-        await connection.execute(
-            select(func.pg_advisory_xact_lock(projection_lock_key(projection)))
-        )
-        caught_up = await _catch_up(connection, projection, registry, schema)
-        await _swap(connection, projection, schema)
+    with _collecting_less():
+        built = await _build(engine, projection, registry, schema)
+        async with engine.begin() as connection:
+            await connection.execute(
+                select(func.pg_advisory_xact_lock(projection_lock_key(projection)))
+            )
+            caught_up = await _catch_up(connection, projection, registry, schema)
+            await _swap(connection, projection, schema)
     log.info("replayed %s: %d events, %d caught up at the swap", projection.name, built, caught_up)
     return ReplayReport(projection.name, built, caught_up)
 
@@ -89,43 +107,120 @@ def _events_of(projection: Projection, registry: EventRegistry) -> object:
     return events_store.c.event_type.in_(projection.event_types(registry))
 
 
+def _page_after(event_types: Sequence[str], after: int) -> Select[Any]:
+    """The next page of events of ``event_types`` after position ``after``, in position order.
+
+    One index range per type (``(event_type, position)``), merged in position order (a Merge
+    Append reading only the page): whatever the statistics say, a page costs its own size.
+    ``event_type IN (...) AND position > after`` was planned (with no statistics yet, as after
+    a bulk load) as a bitmap scan of the *whole rest* of the history sorted for its top 1,000,
+    every page: a replay quadratic in the history's length.
+    """
+    branches = [
+        _stored(events_store.c.event_type == event_type)
+        .where(events_store.c.position > after)
+        .order_by(events_store.c.position)
+        .limit(BATCH)
+        for event_type in sorted(set(event_types))
+    ]
+    if len(branches) == 1:
+        return branches[0]
+    merged = union_all(*branches).subquery("page")
+    return select(merged).order_by(merged.c.position).limit(BATCH)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """Stored events, validated: their positions, envelopes and payloads."""
+
+    positions: list[int]
+    envelopes: list[Envelope]
+    payloads: list[EventPayload]
+
+
+def _stored(condition: Any) -> Select[Any]:
+    return select(
+        events_store.c.position,
+        events_store.c.event_type,
+        events_store.c.event_version,
+        STORED_JSON,
+    ).where(condition)
+
+
+@contextlib.contextmanager
+def _collecting_less() -> Iterator[None]:
+    """The cyclic garbage collector run less often while a replay runs (restored after).
+
+    A page makes tens of objects per event (envelope, payload models, rows) that all live
+    until the page is applied: at the default thresholds the collector scanned them again
+    and again, with a full collection of the whole heap every few thousand events, about a
+    third of the replay's CPU (in a profile of 100,000 events: 147 us per event with no
+    collection at all, 221 with the defaults, 162 with these). Reference counting frees the
+    pages as before; only cycles wait a little longer.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 100_000), max(thresholds[1], 20), max(thresholds[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+async def _decode(rows: Sequence[Row[Any]], registry: EventRegistry) -> _Page:
+    """Validate a page (``decoded``: envelope and payload of each), yielding to the event loop
+    now and then so that the statements of the page before go on meanwhile."""
+    page = _Page([], [], [])
+    for start in range(0, len(rows), _DECODE_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        for row in rows[start : start + _DECODE_SLICE]:
+            envelope, payload = decoded(registry, row.event_type, row.event_version, row.stored)
+            page.positions.append(row.position)
+            page.envelopes.append(envelope)
+            page.payloads.append(payload)
+    return page
+
+
 async def _build(
     engine: AsyncEngine, projection: Projection, registry: EventRegistry, schema: str
 ) -> int:
     """Apply the whole history a page at a time, each page in its own transaction; the next
-    page is read (on another connection) while one is applied."""
+    page is read (on another connection) and validated while one is applied."""
     applied = 0
-    async with contextlib.aclosing(_pages(engine, _events_of(projection, registry))) as pages:
-        async for rows in pages:
+    pages = _pages(engine, projection.event_types(registry), registry)
+    async with contextlib.aclosing(pages):
+        async for page in pages:
             async with engine.begin() as connection:
                 target = await _translated(connection, schema)
-                await _apply_rows(target, projection, registry, rows)
-            applied += len(rows)
+                await _apply_page(target, projection, registry, page)
+            applied += len(page.positions)
     return applied
 
 
-async def _pages(engine: AsyncEngine, condition: Any) -> AsyncGenerator[Sequence[Row[Any]], None]:
-    """The events matching ``condition`` in position order, a page at a time (keyset
-    pagination on the position), each page read while the caller applies the one before."""
+async def _pages(
+    engine: AsyncEngine, event_types: Sequence[str], registry: EventRegistry
+) -> AsyncGenerator[_Page, None]:
+    """The events of ``event_types`` in position order, a page at a time (keyset pagination
+    on the position), each page read and validated while the caller applies the one before.
+    An invalid event fails the page it is in, once the pages before it applied."""
 
-    async def page(after: int) -> Sequence[Row[Any]]:
+    async def page(after: int) -> _Page:
+        if not event_types:
+            return _Page([], [], [])
         async with engine.connect() as connection:
-            query = (
-                select(events_store)
-                .where(condition, events_store.c.position > after)
-                .order_by(events_store.c.position)
-                .limit(BATCH)
-            )
-            return (await connection.execute(query)).all()
+            rows = (await connection.execute(_page_after(event_types, after))).all()
+        return await _decode(rows, registry)
 
     following = asyncio.ensure_future(page(0))
     try:
-        while rows := await following:
-            following = asyncio.ensure_future(page(rows[-1].position))
-            yield rows
+        while (current := await following).positions:
+            following = asyncio.ensure_future(page(current.positions[-1]))
+            yield current
     finally:
+        # Stopped early (the caller failed, or was cancelled): the page read ahead is dropped,
+        # and so is its own error, if it had one (the caller's is the one that counts).
         following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await following
 
 
@@ -140,8 +235,7 @@ async def _catch_up(
     target = await _translated(connection, schema)
     rows = (
         await target.execute(
-            select(events_store)
-            .where(_events_of(projection, registry))  # type: ignore[arg-type]
+            _stored(_events_of(projection, registry))
             .where(
                 ~select(processed_events.c.event_id)
                 .where(
@@ -156,24 +250,23 @@ async def _catch_up(
         )
     ).all()
     for start in range(0, len(rows), BATCH):
-        await _apply_rows(target, projection, registry, rows[start : start + BATCH])
+        page = await _decode(rows[start : start + BATCH], registry)
+        await _apply_page(target, projection, registry, page)
     return len(rows)
 
 
-async def _apply_rows(
-    connection: AsyncConnection,
-    projection: Projection,
-    registry: EventRegistry,
-    rows: Sequence[Row[Any]],
+async def _apply_page(
+    connection: AsyncConnection, projection: Projection, registry: EventRegistry, page: _Page
 ) -> None:
     """Apply a page of stored events with one round of tracking (as a live batch is)."""
     await apply_all(
         connection,
         projection.consumer,
-        [envelope_of(row) for row in rows],
+        page.envelopes,
         registry,
         projection.apply_many,
-        positions=[row.position for row in rows],
+        positions=page.positions,
+        payloads=page.payloads,
     )
 
 

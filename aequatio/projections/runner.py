@@ -117,14 +117,17 @@ async def apply_all(
     effect: BatchEffect,
     *,
     positions: Sequence[int | None] | None = None,
+    payloads: Sequence[EventPayload] | None = None,
 ) -> list[bool]:
     """``apply_once`` for each of ``envelopes`` in turn, in the caller's one transaction, with
     the tracking done for all of them at once; per envelope, False if it was a duplicate.
 
     The tracking decides first which events apply, and in which order (gaps filled from the
     event store); ``effect`` then gets all of them at once, so a projection can fold a whole
-    batch into a few statements."""
-    return await _Batch(connection, consumer, envelopes, registry, effect).run(positions)
+    batch into a few statements. ``payloads`` are the envelopes' payloads when the caller
+    validated them already (``registry.payload_of`` of each, as a replay decodes a page ahead);
+    otherwise they are validated here."""
+    return await _Batch(connection, consumer, envelopes, registry, effect).run(positions, payloads)
 
 
 class _Batch:
@@ -152,9 +155,19 @@ class _Batch:
         #: The events to apply, in the order they apply (the effect runs once, at the end).
         self._due: list[tuple[Envelope, EventPayload]] = []
 
-    async def run(self, positions: Sequence[int | None] | None) -> list[bool]:
-        # An unknown or invalid event fails here, before anything is written.
-        payloads = [self._registry.payload_of(envelope) for envelope in self._envelopes]
+    async def run(
+        self,
+        positions: Sequence[int | None] | None,
+        validated: Sequence[EventPayload] | None = None,
+    ) -> list[bool]:
+        # An unknown or invalid event fails here (or where the caller validated it), before
+        # anything is written.
+        if validated is not None:
+            if len(validated) != len(self._envelopes):
+                raise ValueError("one payload per envelope")
+            payloads = list(validated)
+        else:
+            payloads = [self._registry.payload_of(envelope) for envelope in self._envelopes]
         first: dict[UUID, int] = {}
         distinct = [
             index
