@@ -328,7 +328,12 @@ class AmqpTransport(Transport):
                 await channel.close()
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> list[PublishOutcome]:
-        """Pipelined: every publish is written in order, then all confirms are awaited."""
+        """Pipelined: every publish is written in order, then all confirms are awaited.
+
+        Calls are written one after the other, in the order they were made (a call takes the
+        publish lock, a fair one, before its first suspension). Only the writing holds the
+        lock: the next call writes while this one awaits its confirms.
+        """
         connection = self._require_connection()
         async with self._publish_lock:
             publisher = self._publisher
@@ -343,7 +348,7 @@ class AmqpTransport(Transport):
                 # Let this publish take the channel lock and write its frames before the next
                 # starts: frames (and so confirms) follow the outbox order.
                 await asyncio.sleep(0)
-            return [await self._outcome(task) for task in pending]
+        return [await self._outcome(task) for task in pending]
 
     async def _publish_one(
         self, channel: aiormq.abc.AbstractChannel, message: OutboundMessage

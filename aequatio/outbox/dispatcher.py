@@ -12,6 +12,16 @@
   confirmed them. An unroutable or refused message stays unpublished, is counted, and is
   retried with exponential backoff per row. A crash between publish and mark publishes the
   event again; consumers deduplicate on the event id.
+* **Pipelined batches.** While a backlog drains, up to ``PIPELINE_DEPTH`` batches are in
+  flight: batch N+1 is claimed, validated, traced and handed to the transport while batch
+  N's confirms are still outstanding. Every claim rescans from the oldest due row, leaving
+  out only the positions of the batches in flight (so a row is never claimed twice, and a
+  row committed late with a lower position is still picked up by the next claim); batches
+  are handed to the transport in claim order, and the transport writes them in the order
+  of its calls, so publishes follow the outbox order within and across batches. Each batch
+  is marked (its confirmed rows published, its refused rows backed off) once its own
+  confirms arrived, before the claim that no longer leaves it out. A batch that fails stops
+  the pipeline: the batches behind it are abandoned unmarked, to be published again.
 * **Backoff while the broker is down**, reconnecting through the transport.
 * **Pruning.** Published rows older than ``retention`` are deleted (the event store keeps the
   events), so the outbox stays small.
@@ -22,15 +32,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import BigInteger, Row, all_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aequatio.events.registry import EventRegistry
@@ -45,6 +57,23 @@ from aequatio.persistence.tables import OUTBOX_CHANNEL, events_outbox, events_st
 log = logging.getLogger(__name__)
 
 LOCK_KEY = zlib.crc32(b"aequatio:outbox-dispatcher")
+#: Batches in flight at once: one whose confirms are awaited, the next already published.
+PIPELINE_DEPTH = 2
+
+#: The due rows in position order, but for the positions in flight (``in_flight``, possibly
+#: empty): a scan of the partial index of unpublished rows from the oldest.
+CLAIM = (
+    select(events_store)
+    .join(events_outbox, events_outbox.c.position == events_store.c.position)
+    .where(
+        events_outbox.c.published_at.is_(None),
+        (events_outbox.c.next_attempt_at.is_(None))
+        | (events_outbox.c.next_attempt_at <= func.now()),
+        events_outbox.c.position != all_(bindparam("in_flight", type_=ARRAY(BigInteger))),
+    )
+    .order_by(events_outbox.c.position)
+    .limit(bindparam("batch_size"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +96,22 @@ def _traced(message: OutboundMessage, published: Span) -> OutboundMessage:
     if traceparent is None:
         return message
     return replace(message, headers={**message.headers, "traceparent": traceparent})
+
+
+@dataclass(slots=True, eq=False)
+class _Batch:
+    """Claimed rows on their way, with the publish span of each."""
+
+    positions: list[int]
+    spans: list[Span]
+    #: The spans were ended (after the confirms, or when the batch was abandoned).
+    ended: bool = False
+
+    def end_spans(self) -> None:
+        if not self.ended:
+            self.ended = True
+            for published in self.spans:
+                published.end()
 
 
 class OutboxDispatcher:
@@ -137,7 +182,8 @@ class OutboxDispatcher:
                     raise ConnectionError("the leadership connection closed")
                 self._wake.clear()
                 try:
-                    sent = await self.dispatch_once()
+                    # Until pruning is due: then the pipeline drains and the loop prunes.
+                    _, full = await self._dispatch(until=next_prune)
                 except (TransportUnavailable, OSError) as error:
                     log.warning("broker unavailable (%r); retrying in %.1fs", error, backoff)
                     await self._sleep(backoff)
@@ -147,7 +193,7 @@ class OutboxDispatcher:
                 if loop.time() >= next_prune:
                     await self.prune()
                     next_prune = loop.time() + self.settings.prune_every
-                if sent < self.settings.batch_size:
+                if not full:
                     await self._wait_for_work()
         finally:
             DISPATCHER_LEADER.set(0)
@@ -163,24 +209,67 @@ class OutboxDispatcher:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def dispatch_once(self) -> int:
-        """Publish one batch of due rows; returns how many rows it attempted."""
+        """Publish one batch of due rows and mark it; returns how many rows it attempted."""
+        attempted, _ = await self._dispatch(batches=1)
+        return attempted
+
+    async def _dispatch(
+        self, *, until: float = math.inf, batches: float = math.inf
+    ) -> tuple[int, bool]:
+        """Publish due rows, pipelined, until a claim comes back short (nothing more is due),
+        ``batches`` were claimed, the dispatcher stops or the loop time ``until`` passes;
+        every batch in flight is marked before it returns. Returns how many rows it attempted
+        and whether the last claim was full (more may be due)."""
+        loop = asyncio.get_running_loop()
+        in_flight: deque[tuple[_Batch, asyncio.Task[None]]] = deque()
+        claims = attempted = 0
+        full = True
+        try:
+            while True:
+                if (
+                    full
+                    and len(in_flight) < PIPELINE_DEPTH
+                    and claims < batches
+                    and not self._stopping.is_set()
+                    and loop.time() < until
+                ):
+                    rows = await self._claim([p for batch, _ in in_flight for p in batch.positions])
+                    claims += 1
+                    full = len(rows) >= self.settings.batch_size
+                    if rows:
+                        in_flight.append(self._start(rows))
+                        attempted += len(rows)
+                        continue
+                if not in_flight:
+                    return attempted, full
+                # The oldest batch is published and marked (or raises): the next claim need
+                # no longer leave its rows out.
+                await in_flight[0][1]
+                in_flight.popleft()
+        finally:
+            # Only after an error: the batches still in flight are abandoned, unmarked.
+            for _, task in in_flight:
+                task.cancel()
+            for batch, task in in_flight:
+                with contextlib.suppress(BaseException):
+                    await task
+                batch.end_spans()
+
+    async def _claim(self, in_flight: list[int]) -> Sequence[Row[Any]]:
         async with self._engine.connect() as connection:
             rows = (
                 await connection.execute(
-                    select(events_store)
-                    .join(events_outbox, events_outbox.c.position == events_store.c.position)
-                    .where(
-                        events_outbox.c.published_at.is_(None),
-                        (events_outbox.c.next_attempt_at.is_(None))
-                        | (events_outbox.c.next_attempt_at <= func.now()),
-                    )
-                    .order_by(events_outbox.c.position)
-                    .limit(self.settings.batch_size)
+                    CLAIM, {"in_flight": in_flight, "batch_size": self.settings.batch_size}
                 )
             ).all()
             await connection.commit()
-        if not rows:
-            return 0
+        return rows
+
+    def _start(self, rows: Sequence[Row[Any]]) -> tuple[_Batch, asyncio.Task[None]]:
+        """Validate and trace the rows, and start publishing them, then marking them.
+
+        The transport is called from the task's first step, without a suspension before it:
+        batches started in order reach the transport in that order."""
         envelopes = [envelope_of(row) for row in rows]
         spans = [
             start_span(
@@ -191,20 +280,26 @@ class OutboxDispatcher:
             )
             for envelope in envelopes
         ]
-        messages = [
-            _traced(to_message(envelope, self._registry), published)
-            for envelope, published in zip(envelopes, spans, strict=True)
-        ]
+        batch = _Batch([row.position for row in rows], spans)
+        try:
+            messages = [
+                _traced(to_message(envelope, self._registry), published)
+                for envelope, published in zip(envelopes, spans, strict=True)
+            ]
+        except BaseException:
+            batch.end_spans()
+            raise
+        return batch, asyncio.create_task(self._publish(batch, messages))
+
+    async def _publish(self, batch: _Batch, messages: list[OutboundMessage]) -> None:
         try:
             outcomes = await self._transport.publish(messages)
         finally:
-            for published in spans:
-                published.end()
-        results = list(zip((row.position for row in rows), outcomes, strict=True))
+            batch.end_spans()
+        results = list(zip(batch.positions, outcomes, strict=True))
         confirmed = [position for position, o in results if o is PublishOutcome.CONFIRMED]
         refused = [(position, o) for position, o in results if o is not PublishOutcome.CONFIRMED]
         await self._record(confirmed, refused)
-        return len(rows)
 
     async def _record(
         self, confirmed: Sequence[int], refused: Sequence[tuple[int, PublishOutcome]]

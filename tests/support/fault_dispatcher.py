@@ -11,6 +11,11 @@ It dispatches normally until its ``BATCH``-th batch (1-based), then dies at ``PO
   being awaited: it dies before awaiting confirm number ``MESSAGE`` (capped by the batch size);
 * ``before_mark``: the broker confirmed the batch, the rows are not marked published yet.
 
+The dispatcher pipelines its batches (the next one is published while this one's confirms
+are awaited), so another batch may be in flight when it dies. Each batch is published and
+marked in a task of its own: the batch a publish, a confirm or a mark belongs to is told by
+that task's context.
+
 No fault hook lives in production code: these are subclasses of the real dispatcher and
 transport, and the death is a real SIGKILL of the process.
 """
@@ -23,6 +28,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -57,43 +63,61 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+@dataclass
+class _Batch:
+    number: int
+    size: int
+    awaited: int = 0
+
+
+#: The batch whose publish (and then mark) the current task runs.
+_CURRENT: ContextVar[_Batch | None] = ContextVar("batch", default=None)
+
+
 class _Plan:
     """Counts batches; says when the chosen point of the chosen batch is reached."""
 
     def __init__(self, plan: KillPlan) -> None:
         self.plan = plan
-        self.batch = 0
-        self.awaited = 0
+        self.batches = 0
 
-    def starting_batch(self) -> None:
-        self.batch += 1
-        self.awaited = 0
+    def starting_batch(self, size: int) -> None:
+        self.batches += 1
+        _CURRENT.set(_Batch(self.batches, size))
 
     def at(self, point: KillPoint) -> bool:
-        return self.plan.point is point and self.batch == self.plan.batch
+        current = _CURRENT.get()
+        return (
+            self.plan.point is point and current is not None and current.number == self.plan.batch
+        )
+
+    def awaiting_confirm(self) -> bool:
+        """One more confirm of the current batch is awaited: is it the chosen one?"""
+        current = _CURRENT.get()
+        if current is None:
+            return False
+        current.awaited += 1
+        return self.at(KillPoint.IN_CONFIRMS) and current.awaited == min(
+            self.plan.message, current.size
+        )
 
 
 class KillingTransport(AmqpTransport):
     def __init__(self, url: str, plan: _Plan) -> None:
         super().__init__(url)
         self._plan = plan
-        self._size = 0
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> list[PublishOutcome]:
         # A publish refused at once (the broker is unreachable) is no batch: only those that
         # reach the broker count, so the chosen point is still reached after an outage.
         self._require_connection()
-        self._plan.starting_batch()
-        self._size = len(messages)
+        self._plan.starting_batch(len(messages))
         if self._plan.at(KillPoint.BEFORE_PUBLISH):
             die()
         return await super().publish(messages)
 
     async def _outcome(self, task: asyncio.Task[Any]) -> PublishOutcome:
-        self._plan.awaited += 1
-        if self._plan.at(KillPoint.IN_CONFIRMS) and self._plan.awaited == min(
-            self._plan.plan.message, self._size
-        ):
+        if self._plan.awaiting_confirm():
             die()
         return await super()._outcome(task)
 
