@@ -2,8 +2,12 @@
 
 The W3C ``traceparent`` travels HTTP -> command span -> the events' envelopes -> the AMQP
 ``traceparent`` header of each publish -> the consumer -> the saga's follow-up commands -> their
-events -> ... -> the live push. Without an exporter configured the OpenTelemetry API is a no-op,
-so the spans cost (almost) nothing.
+events -> ... -> the live push.
+
+Spans are recorded only while something takes them (an exporter, or a test's recorder): without
+one each span is non-recording but keeps its ids, which is all the log lines (``trace_id``) and
+the ``traceparent`` of events and messages need. Recording every span for nobody cost about a
+millisecond of CPU per ``addExpense`` (attributes copied and cleaned, span objects built).
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -29,17 +35,58 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 Attributes = Mapping[str, str | int | bool]
 
 
-def configure_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Record spans in this process, and export them over OTLP/HTTP when an endpoint is set.
+class ExportingTracerProvider(TracerProvider):
+    """A provider that knows whether anything takes its spans (``exporting``)."""
 
-    Spans are recorded even without an exporter: their ids are what ties the log lines of one
-    flow together (``trace_id`` on every line), across processes through the ``traceparent``.
+    def __init__(self, *, resource: Resource) -> None:
+        self.exporting = False
+        super().__init__(resource=resource, sampler=WhenExporting(self))
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.exporting = True
+
+
+class WhenExporting(Sampler):
+    """Record and sample every span while the provider exports, none otherwise (whatever the
+    parent's flag says: each process records what it exports, so a trace stays whole)."""
+
+    def __init__(self, provider: ExportingTracerProvider) -> None:
+        self._provider = provider
+
+    def should_sample(  # noqa: PLR0917 - the SDK calls it positionally
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        if not self._provider.exporting:
+            return SamplingResult(Decision.DROP)
+        parent = trace.get_current_span(parent_context).get_span_context()
+        return SamplingResult(
+            Decision.RECORD_AND_SAMPLE,
+            attributes,
+            parent.trace_state if parent.is_valid else trace_state,
+        )
+
+    def get_description(self) -> str:
+        return "WhenExporting"
+
+
+def configure_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Trace in this process, and export over OTLP/HTTP when an endpoint is set (spans are
+    recorded only then, or once a recorder is added: ``WhenExporting``).
+
     Returns the provider to ``shutdown()`` on exit (it flushes the spans still batched); a
     process that already has one keeps it.
     """
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        provider = ExportingTracerProvider(resource=Resource.create({"service.name": service_name}))
         trace.set_tracer_provider(provider)
     if otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
