@@ -172,6 +172,13 @@ class TypedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda _: True)
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors asks ``isinstance(result, <a runtime-checkable Protocol>)`` first: tens of
+        # microseconds for every result, pushed or not, when an attribute lookup says the same.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = getattr(self.execution_context, "context", None)
         formatted = format_error(error, str(getattr(context, "correlation_id", "")))
