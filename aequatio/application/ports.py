@@ -114,8 +114,7 @@ class CalendarRepository(ABC):
         self.reopening: list[tuple[UUID, UUID]] = []
 
     @abstractmethod
-    async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
-        """The group's calendar; from ``since`` on only, when given (see ``PeriodCalendar``)."""
+    async def load(self, group_id: UUID) -> PeriodCalendar: ...
 
     @abstractmethod
     async def closed_since(self, group_id: UUID, since: Month) -> PeriodCalendar:

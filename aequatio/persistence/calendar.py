@@ -16,7 +16,6 @@ from aequatio.persistence.tables import group_periods
 # Built once with bind parameters, so their compiled form is cached; the rows go as an
 # executemany. (A multi-row ``VALUES`` is compiled anew on every call: ~0.5 ms a command.)
 _MONTHS = select(group_periods).where(group_periods.c.group_id == bindparam("group_id"))
-_MONTHS_SINCE = _MONTHS.where(group_periods.c.month >= bindparam("since"))
 _CLOSED_SINCE = DriverStatement(
     select(group_periods.c.month).where(
         group_periods.c.group_id == bindparam("group_id"),
@@ -40,13 +39,8 @@ class SqlCalendarRepository(CalendarRepository):
         super().__init__()
         self._connection = connection
 
-    async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
-        if since is None:
-            rows = await self._connection.execute(_MONTHS, {"group_id": group_id})
-        else:
-            rows = await self._connection.execute(
-                _MONTHS_SINCE, {"group_id": group_id, "since": since.first_day}
-            )
+    async def load(self, group_id: UUID) -> PeriodCalendar:
+        rows = await self._connection.execute(_MONTHS, {"group_id": group_id})
         closed: set[Month] = set()
         revisions: dict[Month, int] = {}
         for row in rows:
@@ -54,7 +48,7 @@ class SqlCalendarRepository(CalendarRepository):
             revisions[month] = row.revision
             if row.invoice_id is not None:
                 closed.add(month)
-        return PeriodCalendar(closed=frozenset(closed), revisions=revisions, since=since)
+        return PeriodCalendar(closed=frozenset(closed), revisions=revisions)
 
     async def closed_since(self, group_id: UUID, since: Month) -> PeriodCalendar:
         rows = await DriverSql(self._connection).rows(

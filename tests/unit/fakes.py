@@ -479,12 +479,13 @@ class FakeCalendarRepository(CalendarRepository):
             change.apply(rows)
         return rows
 
-    async def load(self, group_id: UUID, *, since: Month | None = None) -> PeriodCalendar:
+    async def load(self, group_id: UUID) -> PeriodCalendar:
         await _round_trip()
-        return _calendar_of(self._rows(), group_id, since)
+        return _calendar_of(self._rows(), group_id)
 
     async def closed_since(self, group_id: UUID, since: Month) -> PeriodCalendar:
-        calendar = await self.load(group_id, since=since)
+        await _round_trip()
+        calendar = _calendar_of(self._rows(), group_id, since)
         return replace(calendar, revisions={}, knows_revisions=False)
 
     async def save_changes(self) -> None:
