@@ -3,13 +3,15 @@ round-trip JSON as SQLAlchemy does, and fail with SQLAlchemy's exceptions."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aequatio.persistence.concurrency import constraint_name
 from aequatio.persistence.driver import DriverSql, DriverStatement
@@ -33,6 +35,14 @@ def _key(subject: str, key: str = "k") -> dict[str, object]:
     }
 
 
+@asynccontextmanager
+async def begun(engine: AsyncEngine) -> AsyncIterator[tuple[AsyncConnection, DriverSql]]:
+    """A connection in a begun transaction, and its driver statements."""
+    async with engine.connect() as connection:
+        await connection.begin()
+        yield connection, DriverSql(connection)
+
+
 async def _stored(engine: AsyncEngine, subject: str) -> int:
     async with engine.connect() as connection:
         found = await connection.scalar(
@@ -45,9 +55,7 @@ async def test_a_rolled_back_transaction_takes_the_driver_statements_with_it(
     engine: AsyncEngine,
 ) -> None:
     subject = f"s-{uuid4()}"
-    async with engine.connect() as connection:
-        await connection.begin()
-        sql = DriverSql(connection)
+    async with begun(engine) as (connection, sql):
         await sql.execute(_REMEMBER, _key(subject))
         # Visible inside the transaction, through SQLAlchemy too: one transaction, not two.
         counted = await sql.first(_COUNT, {"subject": subject})
@@ -60,18 +68,15 @@ async def test_a_rolled_back_transaction_takes_the_driver_statements_with_it(
         await connection.rollback()
     assert await _stored(engine, subject) == 0
 
-    async with engine.connect() as connection:
-        await connection.begin()
-        await DriverSql(connection).execute(_REMEMBER, _key(subject))
+    async with begun(engine) as (connection, sql):
+        await sql.execute(_REMEMBER, _key(subject))
         await connection.commit()
     assert await _stored(engine, subject) == 1
 
 
 async def test_a_savepoint_rolled_back_takes_only_its_own_statements(engine: AsyncEngine) -> None:
     subject = f"s-{uuid4()}"
-    async with engine.connect() as connection:
-        await connection.begin()
-        sql = DriverSql(connection)
+    async with begun(engine) as (connection, sql):
         await sql.execute(_REMEMBER, _key(subject, "kept"))
         savepoint = await connection.begin_nested()
         await sql.execute(_REMEMBER, _key(subject, "undone"))
@@ -88,9 +93,7 @@ async def test_json_goes_in_and_comes_back_as_sqlalchemy_writes_and_reads_it(
     engine: AsyncEngine,
 ) -> None:
     subject = f"s-{uuid4()}"
-    async with engine.connect() as connection:
-        await connection.begin()
-        sql = DriverSql(connection)
+    async with begun(engine) as (connection, sql):
         await sql.execute(_REMEMBER, _key(subject))
         row = await sql.first(_STORED, {"subject": subject, "key": "k"})
         through_sqlalchemy = (
@@ -112,9 +115,7 @@ async def test_a_unique_violation_is_sqlalchemys_integrity_error_naming_the_cons
     engine: AsyncEngine,
 ) -> None:
     subject = f"s-{uuid4()}"
-    async with engine.connect() as connection:
-        await connection.begin()
-        sql = DriverSql(connection)
+    async with begun(engine) as (connection, sql):
         await sql.execute(_REMEMBER, _key(subject))
         with pytest.raises(IntegrityError) as raised:
             await sql.execute(_REMEMBER, _key(subject))
@@ -159,13 +160,9 @@ async def test_sqlalchemy_statement_listeners_see_driver_statements(engine: Asyn
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     event.listen(engine.sync_engine, "after_cursor_execute", after)
     try:
-        async with engine.connect() as connection:
-            await connection.begin()
-            sql = DriverSql(connection)
+        async with begun(engine) as (connection, sql):
             await sql.first(_COUNT, {"subject": subject})
-            await DriverSql(connection).execute_many(
-                _REMEMBER, [_key(subject, "a"), _key(subject, "b")]
-            )
+            await sql.execute_many(_REMEMBER, [_key(subject, "a"), _key(subject, "b")])
             await connection.rollback()
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)

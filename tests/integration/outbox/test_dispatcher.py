@@ -33,6 +33,13 @@ def everything() -> Queue:
     return Queue(f"test.everything-{uuid.uuid4().hex[:8]}", ("#",))
 
 
+async def watched_family(application: Application, transport: Transport) -> tuple[Queue, Family]:
+    """A queue bound to every event, declared, and a family of two (positions 1 to 4)."""
+    queue = everything()
+    await transport.declare(Topology().with_queues(queue))
+    return queue, await family(application.bus, "Ann", "Ben")
+
+
 async def stored_event_ids(application: Application) -> list[uuid.UUID]:
     async with application.engine.connect() as connection:
         rows = await connection.execute(
@@ -65,9 +72,7 @@ async def spend(
 async def test_every_committed_event_is_published_in_order_then_marked(
     application: Application, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    fam = await family(application.bus, "Ann", "Ben")
+    queue, fam = await watched_family(application, transport)
     for cents in range(100, 110):
         await spend(application, fam, cents)
     expected = await stored_event_ids(application)
@@ -85,9 +90,7 @@ async def test_every_committed_event_is_published_in_order_then_marked(
 async def test_a_commit_wakes_the_dispatcher_long_before_the_poll_interval(
     application: Application, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    fam = await family(application.bus, "Ann", "Ben")
+    queue, fam = await watched_family(application, transport)
     settings = DispatcherSettings(poll_interval=60)
     async with (
         recording(transport, queue) as recorder,
@@ -117,9 +120,7 @@ async def test_an_unroutable_event_stays_in_the_outbox_and_is_counted(
 async def test_a_standby_takes_over_when_the_active_dispatcher_dies(
     application: Application, database_url: str, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    fam = await family(application.bus, "Ann", "Ben")
+    queue, fam = await watched_family(application, transport)
     other = bootstrap(Settings(), database_url=database_url)
     fast = DispatcherSettings(standby_interval=0.2, poll_interval=0.2)
     try:
@@ -154,9 +155,7 @@ async def test_a_standby_takes_over_when_the_active_dispatcher_dies(
 async def test_published_rows_past_retention_are_pruned(
     application: Application, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    await family(application.bus, "Ann", "Ben")
+    queue, _ = await watched_family(application, transport)
     settings = DispatcherSettings(retention=timedelta(hours=1))
     async with recording(transport, queue) as recorder:
         async with dispatching(application.engine, transport, settings) as dispatcher:
@@ -187,9 +186,7 @@ class SlowCommit(SqlUnitOfWork):
 async def test_an_event_committed_late_with_an_earlier_position_is_not_skipped(
     application: Application, database_url: str, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    fam = await family(application.bus, "Ann", "Ben")
+    queue, fam = await watched_family(application, transport)
     SlowCommit.release = asyncio.Event()
     slow = bootstrap(Settings(), database_url=database_url, uow_class=SlowCommit)
     try:
@@ -282,9 +279,7 @@ def times_published(held: Held) -> Counter[uuid.UUID]:
 async def test_a_batch_in_flight_is_not_claimed_again_and_two_at_most_are_in_flight(
     application: Application, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    fam = await family(application.bus, "Ann", "Ben")  # positions 1 to 4
+    queue, fam = await watched_family(application, transport)  # positions 1 to 4
     for cents in range(100, 104):
         await spend(application, fam, cents)  # 5 to 8
     held = Held(transport)
@@ -319,9 +314,7 @@ async def test_a_batch_in_flight_is_not_claimed_again_and_two_at_most_are_in_fli
 async def test_a_row_committed_late_below_a_batch_in_flight_is_published(
     application: Application, database_url: str, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    fam = await family(application.bus, "Ann", "Ben")
+    queue, fam = await watched_family(application, transport)
     SlowCommit.release = asyncio.Event()
     slow = bootstrap(Settings(), database_url=database_url, uow_class=SlowCommit)
     held = Held(transport)
@@ -368,9 +361,7 @@ async def test_a_row_committed_late_below_a_batch_in_flight_is_published(
 async def test_publishes_follow_the_outbox_order_across_overlapping_batches(
     application: Application, transport: Transport
 ) -> None:
-    queue = everything()
-    await transport.declare(Topology().with_queues(queue))
-    fam = await family(application.bus, "Ann", "Ben")
+    queue, fam = await watched_family(application, transport)
     for cents in range(100, 130):
         await spend(application, fam, cents)
     expected = await stored_event_ids(application)
