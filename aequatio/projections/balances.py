@@ -11,7 +11,6 @@ the non-zero positions (whatever order led there).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -77,27 +76,11 @@ def _rebooking(envelope: Envelope, payload: EventPayload) -> Rebooking | None:
     return None
 
 
-def effect(group_id: UUID, postings: Iterable[PostingData]) -> dict[BalanceKey, tuple[int, int]]:
-    """What postings add to the balances: ``(paid, owed)`` per key, zero entries left out."""
-    paid: dict[BalanceKey, int] = defaultdict(int)
-    owed: dict[BalanceKey, int] = defaultdict(int)
-    for posting in postings:
-        for entry in posting.paid:
-            paid[(group_id, posting.month, entry.user_id, posting.currency)] += entry.amount_cents
-        for entry in posting.owed:
-            owed[(group_id, posting.month, entry.user_id, posting.currency)] += entry.amount_cents
-    return {
-        key: (paid.get(key, 0), owed.get(key, 0))
-        for key in set(paid) | set(owed)
-        if paid.get(key, 0) or owed.get(key, 0)
-    }
-
-
 def _fold(
     moves: dict[BalanceKey, list[int]], group_id: UUID, postings: Iterable[PostingData], sign: int
 ) -> None:
-    """Add ``sign`` times what ``postings`` contribute to ``moves`` (``[paid, owed]`` per key):
-    ``effect`` summed straight into the batch's moves, with no dictionaries of its own."""
+    """Add ``sign`` times what ``postings`` contribute to ``moves`` (``[paid, owed]`` per key),
+    straight into the batch's moves, with no dictionaries of its own."""
     for posting in postings:
         month, currency = posting.month, posting.currency
         for entry in posting.paid:
@@ -124,7 +107,7 @@ async def _rebook(connection: AsyncConnection, rebookings: Sequence[Rebooking]) 
 
     A group id may be unknown (an amendment in the v1 seed shape): the expense keeps the group
     its earlier postings were booked in; an expense never booked and of no known group moves
-    nothing. The moves are ``effect(new) - effect(old)`` summed over the batch, folded in one
+    nothing. The moves are what the new postings add less what the old ones did, folded in one
     pass; the postings are written as JSON text made by pydantic-core in one call (no
     ``model_dump`` to dictionaries, then ``json.dumps`` of those), in one statement.
     """
