@@ -7,9 +7,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -131,9 +132,19 @@ def worker(
     roles = Role.parse_all(role or ["all"])
     database = open_database(settings)
     try:
-        asyncio.run(_run_workers(settings, database.url, roles))
+        run_loop(_run_workers(settings, database.url, roles), settings.worker_event_loop)
     finally:
         database.close()
+
+
+def run_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
+    """Run ``main`` to completion on the named event loop."""
+    if loop == "uvloop":
+        import uvloop  # noqa: PLC0415 - only the processes that choose it load it
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
 
 
 async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) -> None:
@@ -206,10 +217,11 @@ def replay(
         typer.echo("name a projection or pass --all", err=True)
         raise typer.Exit(2)
     chosen = [by_name(name) for name in names]
-    database = open_database(Settings())
+    settings = Settings()
+    database = open_database(settings)
     try:
         run_migrations(database.url)
-        asyncio.run(_replay(database.url, chosen))
+        run_loop(_replay(database.url, chosen), settings.worker_event_loop)
     finally:
         database.close()
 

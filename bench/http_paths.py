@@ -157,7 +157,7 @@ async def write_and_read(run: Run) -> None:
             try:
                 before = await _table_counts(run)
                 requests = 0
-                recording = _record(run, service, label)
+                recording = _record(run, service, f"{label}_write")
                 with RssSampler(service) as sampler:
                     for concurrency in profile.concurrencies:
                         make = add_expense_requests(
@@ -187,6 +187,8 @@ async def write_and_read(run: Run) -> None:
                     make_read = balances_requests(
                         read_path, reader.group_id, reader.owner.token, *READ_PERIOD
                     )
+                    _stop_recording(run, recording)
+                    recording = _record(run, service, f"{label}_read")
                     for concurrency in profile.read_concurrencies:
                         point = await _load(run, service, make_read, concurrency, query_check)
                         read[f"{kind}_c{concurrency}"] = point
@@ -210,7 +212,8 @@ async def write_and_read(run: Run) -> None:
 
 def _record(run: Run, service: Service, label: str) -> subprocess.Popen[bytes] | None:
     """With ``--py-spy DIR``: py-spy samples the application's API (every process of it)
-    during its write and read load points; a flame graph ``DIR/<label>.svg``. Sampling costs
+    during its write and its read load points: collapsed stacks ``DIR/<label>.folded`` (speedscope
+    and flamegraph.pl read them; ``bench/profile_read_side.py top`` ranks them). Sampling costs
     the API some CPU: figures of a profiled run are not for the record."""
     if run.py_spy is None or not label.startswith("app"):
         return None
@@ -218,14 +221,14 @@ def _record(run: Run, service: Service, label: str) -> subprocess.Popen[bytes] |
     if binary is None:
         raise RuntimeError("--py-spy: py-spy is not installed (make bench installs it)")
     run.py_spy.mkdir(parents=True, exist_ok=True)
-    output = run.py_spy / f"{label}.svg"
-    command = [binary, "record", "--pid", str(service.pid), "--subprocesses", "--rate", "100"]
-    command += ["--nonblocking", "--format", "flamegraph", "--output", str(output)]
+    output = run.py_spy / f"{label}.folded"
+    command = [binary, "record", "--pid", str(service.pid), "--subprocesses", "--rate", "250"]
+    command += ["--nonblocking", "--format", "raw", "--output", str(output)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
 
 
 def _stop_recording(run: Run, recording: subprocess.Popen[bytes] | None) -> None:
-    if recording is None:
+    if recording is None or recording.returncode is not None:
         return
     recording.send_signal(signal.SIGINT)
     try:

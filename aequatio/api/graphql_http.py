@@ -119,13 +119,15 @@ class GraphQLEndpoint:
             else {OperationType.QUERY, OperationType.MUTATION}
         )
         try:
-            result = await self._schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-            )
+            # The request's reads share one pooled connection (``ReadStore.reading``).
+            async with context.store.reading():
+                result = await self._schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=allowed,
+                )
         except InvalidOperationTypeError:
             raise RequestError(
                 405, "METHOD_NOT_ALLOWED", "only queries may use GET; use POST", Allow="POST"

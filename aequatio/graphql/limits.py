@@ -13,18 +13,18 @@ Every GraphQL document is checked before a single resolver runs:
 Each refusal is a ``GraphQLError`` whose ``extensions.code`` is one of ``LIMIT_CODES``,
 so clients (and an error-masking extension) can tell a limit from a bug.
 
-Why the cost check is not a cached validation rule: ``ValidationCache`` keys its
-results on the document and the rule classes, never on the variables. A rule that read
-``$first`` would be validated once with ``first: 1`` and the cached "valid" answer
-would then be served for ``first: 100000``. So the cost is computed per request, after
-(cached) validation, by ``CostLimiter``; the rules that go through the cache depend on
-the document alone.
+Why the cost check is not a validation rule: validation is cached per document and rule
+set, never per variables. A rule that read ``$first`` would be validated once with
+``first: 1`` and the cached "valid" answer would then be served for ``first: 100000``. So
+the cost is checked per request, after validation, with the request's page sizes
+(``aequatio.graphql.prepared``, which runs all of these checks); the rules that go through
+the validation cache depend on the document alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final, TypeGuard, cast
 
@@ -56,14 +56,10 @@ from graphql import (
     is_list_type,
 )
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 
 QUERY_TOO_DEEP: Final = "QUERY_TOO_DEEP"
@@ -99,7 +95,7 @@ distinct documents; bounded, so unique query texts cannot grow memory."""
 
 _COST_CAP: Final = 10**12  # keeps arithmetic on hostile documents small
 _CONNECTION_SUFFIX: Final = "Connection"
-_PAGE_ARGUMENTS: Final = ("first", "last")
+PAGE_ARGUMENTS: Final = ("first", "last")
 _SUGGESTION = re.compile(r"\s*Did you mean\b.*$", re.DOTALL)
 _UNCODED_LIMITS: Final = (
     # graphql-core's own limits, which it reports without a code
@@ -211,8 +207,8 @@ def CostRule(  # noqa: N802 - a rule class
     """Refuse a query whose static cost exceeds ``max_cost`` (see ``query_cost_errors``).
 
     Without ``variables`` a page size given by a variable counts as ``max_page_size``.
-    Do not put a rule built with ``variables`` through ``ValidationCache``: its key
-    ignores the variables (``limit_extensions`` uses ``CostLimiter`` instead).
+    Do not put a rule built with ``variables`` through a validation cache: its key ignores
+    the variables (``PreparedDocuments`` checks the cost per request instead).
     """
 
     class Cost(ValidationRule):
@@ -347,7 +343,7 @@ class _CostEstimator:
             return 1
         given = [
             size
-            for name in _PAGE_ARGUMENTS
+            for name in PAGE_ARGUMENTS
             if (size := self.argument_page_size(node, name, definition)) is not None
         ]
         if given:
@@ -550,7 +546,7 @@ class LimitErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         try:
             yield
-        except GraphQLError as error:  # e.g. the token limit, hit inside ParserCache
+        except GraphQLError as error:  # e.g. the token limit, hit while parsing
             self.tidy(error)
             raise
         context = self.execution_context
@@ -571,33 +567,6 @@ class LimitErrorCodes(SchemaExtension):
 def _result_errors(result: object) -> Iterable[GraphQLError]:
     errors = getattr(result, "errors", None)
     return errors if isinstance(errors, list) else ()
-
-
-class CostLimiter(SchemaExtension):
-    """Runs the cost estimate with this request's variables once the (cached)
-    validation has passed, and refuses the operation before any resolver runs."""
-
-    def __init__(self, limits: QueryLimits) -> None:
-        super().__init__()
-        self.limits = limits
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            errors = query_cost_errors(
-                context.schema._schema,
-                document,
-                max_cost=self.limits.max_cost,
-                default_page_size=self.limits.default_page_size,
-                max_page_size=self.limits.max_page_size,
-                variables=context.variables or {},
-            )
-            if errors:
-                # Raised, not returned: strawberry answers it as a pre-execution
-                # error on every transport (HTTP, sync, subscriptions).
-                raise errors[0]
-        yield
 
 
 def limit_rules(limits: QueryLimits) -> list[type[ASTValidationRule]]:
@@ -622,29 +591,6 @@ def limit_rules(limits: QueryLimits) -> list[type[ASTValidationRule]]:
             for rule in DisableIntrospection().validation_rules
         )
     return rules
-
-
-def limit_extensions(
-    limits: QueryLimits,
-) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    """Extensions enforcing ``limits``; put them first in the schema's list.
-
-    Factories, not instances: strawberry builds one extension per request (shared
-    instances are deprecated and would share ``execution_context`` across requests).
-    Strawberry's depth, alias and introspection limiters are used through their
-    validation rules, created once here: built per request they would be new classes
-    every time, and ``ValidationCache`` (keyed on the rule classes) would never hit.
-    """
-    rules = limit_rules(limits)
-    hide_suggestions = not limits.introspection
-    return [
-        lambda: LimitErrorCodes(hide_suggestions=hide_suggestions),
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
-        lambda: CostLimiter(limits),
-    ]
 
 
 def is_limit_error(error: GraphQLError) -> bool:

@@ -29,7 +29,8 @@ from aequatio.graphql.features.splits import SplitsMutation, SplitsQuery
 from aequatio.graphql.features.subscriptions import LiveSubscription
 from aequatio.graphql.features.users import UsersMutation, UsersQuery
 from aequatio.graphql.instrumentation import OperationMetrics
-from aequatio.graphql.limits import QueryLimits, limit_extensions
+from aequatio.graphql.limits import QueryLimits
+from aequatio.graphql.prepared import limit_extensions
 from aequatio.graphql.shared_execution import SharingExecutor
 
 log = logging.getLogger(__name__)

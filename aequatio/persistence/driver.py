@@ -88,6 +88,11 @@ class DriverSql:
         self._connection = connection
         self._adapted: Any = None
 
+    def closed(self) -> bool:
+        """True once the server closed the connection under it (seen by the driver)."""
+        adapted = self._adapted
+        return adapted is not None and bool(adapted._connection.is_closed())
+
     async def _driver(self) -> Any:
         adapted = self._adapted
         if adapted is None:

@@ -13,7 +13,6 @@ import strawberry
 from fastapi import FastAPI
 from graphql import GraphQLError, get_introspection_query, parse, validate
 from graphql.language import Lexer, Token
-from strawberry.extensions import AddValidationRules
 from strawberry.fastapi import GraphQLRouter
 
 from aequatio.graphql.limits import (
@@ -21,8 +20,8 @@ from aequatio.graphql.limits import (
     CostRule,
     QueryLimits,
     is_limit_error,
-    limit_extensions,
 )
+from aequatio.graphql.prepared import PreparedDocuments, limit_extensions
 
 # --- the toy schema ---------------------------------------------------------------------
 
@@ -479,7 +478,7 @@ def test_the_validation_rules_are_built_once_so_validation_can_be_cached() -> No
 
     def rules() -> list[object]:  # what one request's extensions add
         built = [factory() for factory in extensions]
-        return [r for e in built if isinstance(e, AddValidationRules) for r in e.validation_rules]
+        return [r for e in built if isinstance(e, PreparedDocuments) for r in e.rules]
 
     first, second = rules(), rules()
     assert first
