@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from aequatio.application.commands import Command
@@ -29,11 +30,23 @@ def utc_now() -> datetime:
 
 def fingerprint(command: Command) -> str:
     """A digest of the command's content (not its key): same key, other content is an error."""
-    content = {k: v for k, v in dataclasses.asdict(command).items() if k != "idempotency_key"}
+    content = {k: v for k, v in _plain(command).items() if k != "idempotency_key"}
     canonical = json.dumps(
         {"command": type(command).__name__, "content": content}, sort_keys=True, default=str
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` without its deep copy of every leaf (a third of the bus's own
+    CPU per command, profiled): the same JSON, so digests stored before stay comparable."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    return value
 
 
 class MessageBus:
