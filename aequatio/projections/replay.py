@@ -21,6 +21,7 @@ import contextlib
 import gc
 import logging
 import re
+import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,15 +75,27 @@ async def replay(
     tables = (*projection.tables, *TRACKING_TABLES)
     async with engine.begin() as connection:
         await _prepare(connection, schema, tables)
+    began = time.perf_counter()
     with _collecting_less():
         built = await _build(engine, projection, registry, schema)
+        built_at = time.perf_counter()
         async with engine.begin() as connection:
             await connection.execute(
                 select(func.pg_advisory_xact_lock(projection_lock_key(projection)))
             )
+            locked_at = time.perf_counter()
             caught_up = await _catch_up(connection, projection, registry, schema)
             await _swap(connection, projection, schema)
-    log.info("replayed %s: %d events, %d caught up at the swap", projection.name, built, caught_up)
+            swapped_at = time.perf_counter()
+    log.info(
+        "replayed %s: %d events built in %.1fs, %d caught up at the swap; live appliers "
+        "waited %.2fs for the swap",
+        projection.name,
+        built,
+        built_at - began,
+        caught_up,
+        swapped_at - locked_at,
+    )
     return ReplayReport(projection.name, built, caught_up)
 
 
