@@ -23,6 +23,7 @@ from aequatio.events.catalog import EVENTS
 from aequatio.events.schemas import Report, check, export
 from aequatio.graphql import sdl
 from aequatio.graphql.schema import build_schema
+from aequatio.observability import heap
 from aequatio.observability.exposition import serve_metrics
 from aequatio.observability.logging import configure_logging, uvicorn_log_config
 from aequatio.observability.tracing import configure_tracing
@@ -166,6 +167,8 @@ async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) 
         loop.add_signal_handler(signum, stop.set)
     try:
         await workers.start()
+        heap.observe_pauses()
+        heap.settle()  # what startup built is never walked by a collection again
         await stop.wait()
         log.info("stopping: finishing the work in hand")
     finally:

@@ -35,6 +35,7 @@ from bench.fixtures import (
     global_id_uuid,
 )
 from bench.loadgen import open_loop, percentile
+from bench.profiling import record, stop_recording
 from bench.stack import Service
 from tests.support.live import live
 
@@ -326,6 +327,7 @@ async def fanout(run: Run, api: Service) -> dict[str, Any]:
     url = api.url.replace("http://", "ws://") + "/graphql"
     idle_rss = api.rss_bytes()[0]
     subscribers: list[Subscriber] = []
+    recording = None
     began = time.perf_counter()
     try:
         for offset in range(0, count, 100):
@@ -347,6 +349,7 @@ async def fanout(run: Run, api: Service) -> dict[str, Any]:
         spreads: list[float] = []
         complete: list[float] = []
         missing = 0
+        recording = record(run, api, "app_fanout")
         for index in range(run.profile.fanout_events):
             for subscriber in subscribers:
                 subscriber.arrivals.clear()
@@ -375,8 +378,10 @@ async def fanout(run: Run, api: Service) -> dict[str, Any]:
                 spreads.append((max(arrivals) - min(arrivals)) * 1000)
                 complete.append((max(arrivals) - committed) * 1000)
             await asyncio.sleep(0.2)
+        stop_recording(run, recording)
         loaded_rss = api.rss_bytes()[0]
     finally:
+        stop_recording(run, recording)
         for subscriber in subscribers:
             if subscriber.task is not None:
                 subscriber.task.cancel()

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +22,7 @@ from bench.fixtures import (
     raw_ok,
 )
 from bench.loadgen import Check, RequestFactory, closed_loop, http_request
+from bench.profiling import record, stop_recording
 from bench.stack import RssSampler, Service
 
 #: The rows one ``addExpense`` writes: compared per request between the app and the raw
@@ -157,7 +155,7 @@ async def write_and_read(run: Run) -> None:
             try:
                 before = await _table_counts(run)
                 requests = 0
-                recording = _record(run, service, f"{label}_write")
+                recording = record(run, service, f"{label}_write")
                 with RssSampler(service) as sampler:
                     for concurrency in profile.concurrencies:
                         make = add_expense_requests(
@@ -187,8 +185,8 @@ async def write_and_read(run: Run) -> None:
                     make_read = balances_requests(
                         read_path, reader.group_id, reader.owner.token, *READ_PERIOD
                     )
-                    _stop_recording(run, recording)
-                    recording = _record(run, service, f"{label}_read")
+                    stop_recording(run, recording)
+                    recording = record(run, service, f"{label}_read")
                     for concurrency in profile.read_concurrencies:
                         point = await _load(run, service, make_read, concurrency, query_check)
                         read[f"{kind}_c{concurrency}"] = point
@@ -197,7 +195,7 @@ async def write_and_read(run: Run) -> None:
                             f"p50 {point['p50_ms']} ms p99 {point['p99_ms']} ms"
                         )
             finally:
-                _stop_recording(run, recording)
+                stop_recording(run, recording)
                 run.stack.stop(service)
     mismatched = [
         table
@@ -208,35 +206,6 @@ async def write_and_read(run: Run) -> None:
     run.results["rows_match"] = not mismatched
     if mismatched:
         raise RuntimeError(f"the raw endpoint does not write what addExpense writes: {rows}")
-
-
-def _record(run: Run, service: Service, label: str) -> subprocess.Popen[bytes] | None:
-    """With ``--py-spy DIR``: py-spy samples the application's API (every process of it)
-    during its write and its read load points: collapsed stacks ``DIR/<label>.folded`` (speedscope
-    and flamegraph.pl read them; ``bench/profile_read_side.py top`` ranks them). Sampling costs
-    the API some CPU: figures of a profiled run are not for the record."""
-    if run.py_spy is None or not label.startswith("app"):
-        return None
-    binary = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
-    if binary is None:
-        raise RuntimeError("--py-spy: py-spy is not installed (make bench installs it)")
-    run.py_spy.mkdir(parents=True, exist_ok=True)
-    output = run.py_spy / f"{label}.folded"
-    command = [binary, "record", "--pid", str(service.pid), "--subprocesses", "--rate", "250"]
-    command += ["--nonblocking", "--format", "raw", "--output", str(output)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
-
-
-def _stop_recording(run: Run, recording: subprocess.Popen[bytes] | None) -> None:
-    if recording is None or recording.returncode is not None:
-        return
-    recording.send_signal(signal.SIGINT)
-    try:
-        recording.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        recording.kill()
-        recording.wait()
-    run.log(f"  py-spy profile written to {run.py_spy}")
 
 
 def _driver_internal(statement: str) -> bool:

@@ -187,7 +187,7 @@ def cli(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="DIR",
-        help="collapsed py-spy stacks of the API under the write and read load, into DIR",
+        help="py-spy stacks of the API under the write, read and fan-out loads, into DIR",
     )
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL

@@ -23,6 +23,7 @@ from aequatio.graphql.limits import QueryLimits
 from aequatio.graphql.live import LiveFeed
 from aequatio.graphql.read_store import ReadStore
 from aequatio.graphql.schema import build_schema
+from aequatio.observability import heap
 from aequatio.observability.tracing import configure_tracing
 from aequatio.persistence.database import alembic_config
 from aequatio.workers import Role, Workers
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await workers.start()
         await live.start()
+        heap.observe_pauses()
+        heap.settle()  # what startup built is never walked by a collection again
         try:
             yield
         finally:

@@ -63,3 +63,9 @@ GRAPHQL_SECONDS = Histogram(
     ["operation", "type"],
     buckets=LATENCY_BUCKETS,
 )
+GC_PAUSE_SECONDS = Histogram(
+    "aequatio_gc_pause_seconds",
+    "Time the cyclic garbage collector stopped the process, by generation (2: a full one).",
+    ["generation"],
+    buckets=LATENCY_BUCKETS,
+)

@@ -45,6 +45,7 @@ CONTRACT = {
     "aequatio_live_subscriptions": "gauge",
     "aequatio_graphql_operations_total": "counter",
     "aequatio_graphql_operation_seconds": "histogram",
+    "aequatio_gc_pause_seconds": "histogram",
 }
 #: Series a query may select: counters and gauges by name, histograms by their three series.
 SERIES = {
