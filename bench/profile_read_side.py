@@ -39,6 +39,7 @@ from typing import Any
 import aiormq
 import asyncpg
 import httpx
+import uvloop
 from pamqp import commands as spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -509,4 +510,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # The loop ``aequatio worker`` and ``aequatio replay`` run on (AEQUATIO_WORKER_EVENT_LOOP).
+    uvloop.run(main())

@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            heap.release()
             await live.stop()
             await workers.stop()
             await application.aclose()

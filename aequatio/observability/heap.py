@@ -40,12 +40,24 @@ def observe_pauses() -> None:
 YOUNG_THRESHOLD = 10_000
 
 
+_thresholds_before: list[tuple[int, int, int]] = []
+
+
 def settle() -> int:
     """Collect, then exempt every object alive now from later collections, and collect the
     young generation less often; how many objects were frozen. Call once the process has
-    started (before it serves)."""
+    started (before it serves); ``release`` undoes it."""
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
+    young, middle, old = gc.get_threshold()
+    _thresholds_before.append((young, middle, old))
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
     return gc.get_freeze_count()
+
+
+def release() -> None:
+    """Give the frozen objects back to the collector and restore its thresholds (an app
+    stopped inside a process that goes on, as in the tests, leaves no heap behind)."""
+    gc.unfreeze()
+    if _thresholds_before:
+        gc.set_threshold(*_thresholds_before.pop())

@@ -49,3 +49,12 @@ def test_settling_freezes_what_is_alive_and_collects_the_young_less_often() -> N
     assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
     # A frozen object is no longer in any generation the collector walks.
     assert all(kept is not tracked for tracked in gc.get_objects(generation=2))
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_releasing_gives_the_heap_back_and_restores_the_thresholds() -> None:
+    thresholds = gc.get_threshold()
+    heap.settle()
+    heap.release()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
