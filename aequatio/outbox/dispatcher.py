@@ -51,7 +51,7 @@ from aequatio.observability.tracing import start_span, traceparent_of
 from aequatio.outbox.codec import to_message
 from aequatio.outbox.messages import OutboundMessage, PublishOutcome
 from aequatio.outbox.transport import Transport, TransportUnavailable
-from aequatio.persistence.event_store import envelope_of
+from aequatio.persistence.event_store import ROW_JSON, envelope_of_json
 from aequatio.persistence.tables import OUTBOX_CHANNEL, events_outbox, events_store
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ PIPELINE_DEPTH = 2
 #: The due rows in position order, but for the positions in flight (``in_flight``, possibly
 #: empty): a scan of the partial index of unpublished rows from the oldest.
 CLAIM = (
-    select(events_store)
+    select(events_store.c.position, ROW_JSON)
     .join(events_outbox, events_outbox.c.position == events_store.c.position)
     .where(
         events_outbox.c.published_at.is_(None),
@@ -275,7 +275,7 @@ class OutboxDispatcher:
 
         The transport is called from the task's first step, without a suspension before it:
         batches started in order reach the transport in that order."""
-        envelopes = [envelope_of(row) for row in rows]
+        envelopes = [envelope_of_json(row.row_json) for row in rows]
         spans = [
             start_span(
                 f"publish {self._registry.routing_key(envelope.event_type)}",
@@ -313,13 +313,18 @@ class OutboxDispatcher:
             if confirmed:
                 await connection.execute(
                     update(events_outbox)
-                    .where(events_outbox.c.position.in_(confirmed))
+                    .where(
+                        events_outbox.c.position
+                        == func.any(bindparam("confirmed", type_=ARRAY(BigInteger)))
+                    )
                     .values(
                         published_at=func.now(),
                         attempts=events_outbox.c.attempts + 1,
                         last_error=None,
                         next_attempt_at=None,
-                    )
+                    ),
+                    # One array parameter, whatever the batch size (``IN`` renders one each).
+                    {"confirmed": list(confirmed)},
                 )
             base = self.settings.row_retry_base.total_seconds()
             cap = self.settings.row_retry_max.total_seconds()

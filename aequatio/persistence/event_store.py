@@ -64,6 +64,19 @@ def envelope_of(row: object) -> Envelope:
     return Envelope.model_validate(row, from_attributes=True)
 
 
+#: A stored event's row as one JSON text: its envelope, for ``Envelope.model_validate_json``
+#: (one pass of pydantic-core over the text: no ``json.loads`` of the payload, no row
+#: attributes read one by one; the extra ``position`` key is ignored).
+ROW_JSON: ColumnElement[str] = cast(func.row_to_json(events_store.table_valued()), Text).label(
+    "row_json"
+)
+
+
+def envelope_of_json(row_json: str) -> Envelope:
+    """The envelope of a :data:`ROW_JSON` text (what ``envelope_of`` gives for the row)."""
+    return Envelope.model_validate_json(row_json)
+
+
 #: A stored event as one JSON text, ``[<the row>, <its payload>]``, to decode with
 #: :func:`decoded`: the envelope and the payload model are validated in one pass of
 #: pydantic-core over the text, with no ``json.loads`` and no row attributes read one by one.

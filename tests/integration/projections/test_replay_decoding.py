@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 
 from aequatio.bootstrap import Application
 from aequatio.events.catalog import EVENTS
-from aequatio.persistence.event_store import STORED_JSON, append, decoded, envelope_of
+from aequatio.persistence.event_store import (
+    ROW_JSON,
+    STORED_JSON,
+    append,
+    decoded,
+    envelope_of,
+    envelope_of_json,
+)
 from aequatio.persistence.tables import events_store
 from aequatio.projections.catalog import PROJECTIONS, by_name
 from aequatio.projections.replay import replay
@@ -37,6 +44,21 @@ async def test_decoding_a_stored_event_equals_validating_its_row(
         assert envelope == expected
         assert payload == EVENTS.payload_of(expected)
         assert type(payload) is type(EVENTS.payload_of(expected))
+
+
+async def test_a_row_as_json_gives_the_envelope_its_row_gives(application: Application) -> None:
+    """What the dispatcher claims (``ROW_JSON``) decodes to the envelope of the row."""
+    await rich_history(application.bus)
+    async with application.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(events_store, ROW_JSON).order_by(events_store.c.position)
+            )
+        ).all()
+
+    assert len({row.event_type for row in rows}) > 5
+    for row in rows:
+        assert envelope_of_json(row.row_json) == envelope_of(row)
 
 
 async def test_replays_in_pages_of_several_event_types_equal_the_live_tables(
