@@ -118,6 +118,9 @@ async def run_command(
             raise Forbidden(ErrorCode.FORBIDDEN, f"the token lacks the scope {scope!r}")
         built = build()
         command = built if isinstance(built, Command) else await built
+        # The command takes a connection of its own: the request's read connection goes
+        # back first (holding one while waiting for another could starve the pool).
+        await context.store.set_aside()
         result = await context.bus.handle(command, principal, correlation_id=context.correlation_id)
     except DomainError as error:
         return error_payload(error)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aequatio.graphql.read_store import ReadStore
+from aequatio.persistence.database import create_engine
 
 
 @contextmanager
@@ -123,3 +124,41 @@ async def test_after_a_failed_statement_the_request_reads_on_a_new_connection(
                 await store.users_by_id(["not a uuid"])  # type: ignore[list-item]
             await some_reads(store)
     assert len(taken) == 2
+
+
+async def test_set_aside_gives_the_connection_back_until_the_next_read(
+    engine: AsyncEngine,
+) -> None:
+    store = ReadStore(engine)
+    pool = engine.sync_engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    with checkouts(engine) as taken:
+        async with store.reading():
+            await some_reads(store)
+            await store.set_aside()  # e.g. before a command takes its own connection
+            assert pool.checkedout() == before  # type: ignore[attr-defined]
+            await some_reads(store)
+            assert pool.checkedout() == before + 1  # type: ignore[attr-defined]
+    assert len(taken) == 2
+    await store.set_aside()  # outside a request: nothing to do
+
+
+async def test_a_request_never_holds_a_read_connection_while_a_command_waits_for_one(
+    engine: AsyncEngine,
+) -> None:
+    """Reads, a command (another checkout), reads, a command: with a pool of one connection
+    and no overflow, holding the read connection across the command would wait forever."""
+    tiny = create_engine(
+        engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
+    )
+    store = ReadStore(tiny)
+    try:
+        async with asyncio.timeout(10), store.reading():
+            for _ in range(2):
+                await some_reads(store)
+                await store.set_aside()
+                async with tiny.begin() as command:  # what the unit of work does
+                    await command.execute(text("SELECT 1"))
+            await some_reads(store)
+    finally:
+        await tiny.dispose()
