@@ -167,7 +167,6 @@ async def _run_workers(settings: Settings, database_url: str, roles: set[Role]) 
         loop.add_signal_handler(signum, stop.set)
     try:
         await workers.start()
-        heap.observe_pauses()
         heap.settle()  # what startup built is never walked by a collection again
         await stop.wait()
         log.info("stopping: finishing the work in hand")

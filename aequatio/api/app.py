@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await workers.start()
         await live.start()
-        heap.observe_pauses()
         heap.settle()  # what startup built is never walked by a collection again
         try:
             yield

@@ -44,9 +44,10 @@ _thresholds_before: list[tuple[int, int, int]] = []
 
 
 def settle() -> int:
-    """Collect, then exempt every object alive now from later collections, and collect the
-    young generation less often; how many objects were frozen. Call once the process has
-    started (before it serves); ``release`` undoes it."""
+    """Measure pauses (``observe_pauses``), collect, then exempt every object alive now from
+    later collections, and collect the young generation less often; how many objects were
+    frozen. Call once the process has started (before it serves); ``release`` undoes it."""
+    observe_pauses()
     gc.collect()
     gc.freeze()
     young, middle, old = gc.get_threshold()

@@ -49,6 +49,10 @@ def test_settling_freezes_what_is_alive_and_collects_the_young_less_often() -> N
     assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
     # A frozen object is no longer in any generation the collector walks.
     assert all(kept is not tracked for tracked in gc.get_objects(generation=2))
+    # And from now on each pause is measured.
+    before = full_collections_observed()
+    gc.collect()
+    assert full_collections_observed() == before + 1
 
 
 @pytest.mark.usefixtures("restored_gc")
