@@ -7,12 +7,12 @@
    schema). Queries keep reading the live tables; the live consumer keeps applying to them.
 2. **Swap**, in one transaction holding the projection's advisory lock exclusively (live
    appliers hold it shared per transaction, so they pause meanwhile: the log line says how
-   long; copying the tracking rows dominates it, about 1.5 s per 100,000 events): apply the
-   events committed since the build (everything the rebuild has not tracked), replace the live
-   tables by the rebuilt ones (renaming indexes and constraints back to their migrated names),
-   and replace the projection's tracking rows by the rebuild's. Live consumption then goes on
-   against the new tables; events it receives that the catch-up already applied are tracked,
-   so they are skipped. Nothing is lost, nothing applied twice.
+   long): apply the events committed since the build (everything the rebuild has not
+   tracked), replace the live tables by the rebuilt ones (renaming indexes and constraints
+   back to their migrated names), and make the projection's tracking rows equal to the
+   rebuild's, writing only the rows that differ (:mod:`tracking_sync`). Live consumption then
+   goes on against the new tables; events it receives that the catch-up already applied are
+   tracked, so they are skipped. Nothing is lost, nothing applied twice.
 """
 
 from __future__ import annotations
@@ -28,14 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    MetaData,
     Row,
     Select,
     Table,
     and_,
-    delete,
     func,
-    insert,
     select,
     text,
     union_all,
@@ -50,6 +47,7 @@ from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
 from aequatio.projections.runner import apply_all, projection_lock_key
 from aequatio.projections.tables import READ_SCHEMA, TRACKING_TABLES, processed_events
+from aequatio.projections.tracking_sync import sync_tracking
 
 log = logging.getLogger(__name__)
 
@@ -316,15 +314,7 @@ async def _swap(connection: AsyncConnection, projection: Projection, schema: str
         await _restore_index_names(connection, table.name, names)
         for grant in grants:
             await connection.execute(text(grant.replace("{table}", live)))
-    for tracking in TRACKING_TABLES:
-        source = tracking.to_metadata(MetaData(), schema=schema)
-        await connection.execute(delete(tracking).where(tracking.c.consumer == projection.consumer))
-        await connection.execute(
-            insert(tracking).from_select(
-                list(tracking.c.keys()),
-                select(source).where(source.c.consumer == projection.consumer),
-            )
-        )
+    await sync_tracking(connection, projection.consumer, schema)
     await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
