@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from aequatio.application.context import CommandContext
+from aequatio.application.ids import new_id
 from aequatio.domain.aggregate import RecordedEvent
 from aequatio.events.envelope import Envelope
 
@@ -12,7 +11,7 @@ from aequatio.events.envelope import Envelope
 def envelope_for(record: RecordedEvent, context: CommandContext) -> Envelope:
     payload = record.payload
     return Envelope(
-        event_id=uuid4(),
+        event_id=new_id(),
         event_type=payload.event_type,
         event_version=payload.event_version,
         schema_id=payload.schema_id(),

@@ -6,10 +6,11 @@ not while an invoice closes a period or membership changes (those lock it exclus
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from aequatio.application.commands import AddExpense, AmendExpense, DeleteExpense
 from aequatio.application.handlers.common import acting_user_id, load_group
+from aequatio.application.ids import new_id
 from aequatio.application.ports import LockMode
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
@@ -24,7 +25,7 @@ async def handle_add_expense(cmd: AddExpense, uow: UnitOfWork) -> CommandResult:
     # A new expense books into its own month or the first open one after it.
     calendar = await uow.calendar.closed_since(group.id, Month.of(cmd.incurred_on))
     expense = Expense.add(
-        expense_id=uuid4(),
+        expense_id=new_id(),
         group=group,
         actor_id=actor,
         amount=cmd.amount_cents,

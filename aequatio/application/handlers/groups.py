@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from aequatio.application.commands import AddMember, CreateGroup, RemoveMember
 from aequatio.application.handlers.common import acting_user_id, load_group
+from aequatio.application.ids import new_id
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.domain.errors import ErrorCode, NotFound
@@ -15,7 +14,7 @@ from aequatio.domain.group import Group, Role
 async def handle_create_group(cmd: CreateGroup, uow: UnitOfWork) -> CommandResult:
     actor = await acting_user_id(uow)
     group = Group.create(
-        group_id=uuid4(),
+        group_id=new_id(),
         name=cmd.name,
         currency=cmd.currency,
         owner_id=actor,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from aequatio.application.commands import RegisterUser
+from aequatio.application.ids import new_id
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.domain.errors import Conflict, ErrorCode, Forbidden
@@ -21,7 +20,7 @@ async def handle_register_user(cmd: RegisterUser, uow: UnitOfWork) -> CommandRes
     if await uow.users.email_in_use(require_email(cmd.email)):
         raise Conflict(ErrorCode.EMAIL_TAKEN, "this e-mail address is in use", field="email")
     user = User.register(
-        user_id=uuid4(),
+        user_id=new_id(),
         subject=principal.subject,
         name=cmd.name,
         email=cmd.email,

@@ -6,7 +6,7 @@ share mode) can slip into a period while it is being closed or reopened.
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from aequatio.application.commands import (
     CreateInvoice,
@@ -20,6 +20,7 @@ from aequatio.application.handlers.common import (
     load_split,
     require_system,
 )
+from aequatio.application.ids import new_id
 from aequatio.application.ports import LockMode
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
@@ -55,7 +56,7 @@ async def handle_create_invoice(cmd: CreateInvoice, uow: UnitOfWork) -> CommandR
         pending.request_invoice(actor_id=actor)
         return await uow.commit(pending)
     fresh = Split.request(
-        split_id=uuid4(),
+        split_id=new_id(),
         group=group,
         actor_id=actor,
         period=period,
@@ -85,7 +86,7 @@ async def handle_issue_invoice(cmd: IssueInvoice, uow: UnitOfWork) -> CommandRes
     if pending is not None:
         pending.request_invoice(actor_id=split.requested_by)
         return await uow.commit(pending)
-    fresh = Split.again(split, split_id=uuid4(), now=uow.context.now)
+    fresh = Split.again(split, split_id=new_id(), now=uow.context.now)
     uow.splits.add(fresh)
     return await uow.commit(fresh)
 
@@ -94,7 +95,7 @@ async def _issue(
     uow: UnitOfWork, split: Split, group: Group, actor: UUID, calendar: PeriodCalendar
 ) -> CommandResult:
     invoice = Invoice.issue(
-        invoice_id=uuid4(),
+        invoice_id=new_id(),
         split=split,
         group=group,
         actor_id=actor,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from aequatio.application.commands import CompleteSplit, FailSplit, RequestSplit
 from aequatio.application.handlers.common import (
     acting_user_id,
@@ -11,6 +9,7 @@ from aequatio.application.handlers.common import (
     load_split,
     require_system,
 )
+from aequatio.application.ids import new_id
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
 from aequatio.domain.calendar import Period
@@ -40,7 +39,7 @@ async def handle_request_split(cmd: RequestSplit, uow: UnitOfWork) -> CommandRes
             )
         return await uow.commit(pending)
     split = Split.request(
-        split_id=uuid4(),
+        split_id=new_id(),
         group=group,
         actor_id=actor,
         period=period,

@@ -43,7 +43,7 @@ async def history(application: Application, transport: Transport) -> None:
 
 async def tamper(connection: AsyncConnection, schema: str, consumer: str) -> None:
     """Five differences from what was tracked: a row missing and a row too many in each
-    table, and a stream at another version."""
+    table, and a stream at another version (a real one: changed before the bogus row)."""
     one = {"consumer": consumer}
     for statement in (
         'DELETE FROM "{s}".processed_events WHERE consumer = :consumer AND event_id = '
@@ -53,11 +53,11 @@ async def tamper(connection: AsyncConnection, schema: str, consumer: str) -> Non
         'DELETE FROM "{s}".stream_positions WHERE consumer = :consumer AND aggregate_id = '
         '(SELECT min(aggregate_id::text)::uuid FROM "{s}".stream_positions '
         "WHERE consumer = :consumer)",
-        'INSERT INTO "{s}".stream_positions (consumer, aggregate_id, version) '
-        "VALUES (:consumer, :bogus, 3)",
         'UPDATE "{s}".stream_positions SET version = version + 7 WHERE consumer = :consumer AND '
         'aggregate_id = (SELECT max(aggregate_id::text)::uuid FROM "{s}".stream_positions '
         "WHERE consumer = :consumer)",
+        'INSERT INTO "{s}".stream_positions (consumer, aggregate_id, version) '
+        "VALUES (:consumer, :bogus, 3)",
     ):
         result = await connection.execute(
             text(statement.format(s=schema)), one | {"bogus": uuid.uuid4()}
