@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aequatio.application.ids import new_id
 from aequatio.bootstrap import Application
 from aequatio.events.envelope import Envelope
 from aequatio.outbox.amqp import AmqpTransport
@@ -116,7 +117,8 @@ async def template(engine: AsyncEngine) -> Envelope:
 
 
 def clone(original: Envelope, n: int) -> Envelope:
-    user_id = uuid.uuid4()
+    """Another registration, with ids made as the command bus makes them."""
+    user_id = new_id()
     subject = f"soak-{n}-{user_id.hex[:8]}"
     payload = {
         **original.payload,
@@ -127,7 +129,7 @@ def clone(original: Envelope, n: int) -> Envelope:
     }
     return original.model_copy(
         update={
-            "event_id": uuid.uuid4(),
+            "event_id": new_id(),
             "aggregate_id": user_id,
             "occurred_at": datetime.now(UTC),
             "correlation_id": uuid.uuid4(),
