@@ -171,22 +171,30 @@ def raw_ok(status: int, body: bytes) -> bool:
 
 # -- bulk events ------------------------------------------------------------------------------
 
+#: A new UUIDv7 in SQL (PostgreSQL has ``uuidv7()`` from 18 only), made as the app makes its
+#: ids (``aequatio.application.ids``): the time of the call in the first 48 bits, version 7.
+UUID_V7 = (
+    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
+    "substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) "
+    "FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
+)
+
 #: Copies of one real ``expense.created`` with new ids, spread over months (and the group
 #: given): ``expense_id`` in the payload equals the new aggregate id, the incurred date and
 #: the posting month agree, so every projection accepts them as the command bus' own.
-COPY_EXPENSES = """
+COPY_EXPENSES = f"""
 WITH template AS (
     SELECT * FROM events_store WHERE event_id = $1
 ), numbered AS (
-    SELECT n, gen_random_uuid() AS expense_id,
+    SELECT n, {UUID_V7} AS expense_id,
            make_date($5 + ((n % $4) / 12)::int, 1 + ((n % $4) % 12)::int, 1 + ((n / $4) % 28)::int)
                AS day
     FROM generate_series($2::bigint, $3::bigint - 1) AS n
 )
 INSERT INTO events_store (event_id, event_type, event_version, schema_id, aggregate_type,
     aggregate_id, aggregate_version, occurred_at, correlation_id, actor, payload)
-SELECT gen_random_uuid(), t.event_type, t.event_version, t.schema_id, t.aggregate_type,
-    numbered.expense_id, 1, t.occurred_at, gen_random_uuid(), t.actor,
+SELECT {UUID_V7}, t.event_type, t.event_version, t.schema_id, t.aggregate_type,
+    numbered.expense_id, 1, t.occurred_at, {UUID_V7}, t.actor,
     replace(replace(replace(t.payload::text,
         t.aggregate_id::text, numbered.expense_id::text),
         '"' || (t.payload->>'incurred_on') || '"', '"' || numbered.day::text || '"'),
@@ -194,7 +202,7 @@ SELECT gen_random_uuid(), t.event_type, t.event_version, t.schema_id, t.aggregat
         '"' || date_trunc('month', numbered.day)::date::text || '"')::jsonb
 FROM template AS t, numbered
 RETURNING position
-"""
+"""  # noqa: S608 - constants, no input
 #: The copies with their outbox rows (to be dispatched), or without (history only).
 COPY_OUTBOX = (
     "WITH copied AS (" + COPY_EXPENSES + ") "  # noqa: S608 - constants, no input

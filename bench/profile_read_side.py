@@ -52,6 +52,7 @@ from aequatio.outbox.amqp import AmqpTransport
 from aequatio.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from aequatio.outbox.topology import DOMAIN_EVENTS, Queue, Topology
 from aequatio.persistence.database import migrate
+from bench.fixtures import UUID_V7
 from tests.support.family import Family, family
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -328,20 +329,20 @@ async def fill_backlog(database_url: str, count: int) -> bytes:
     try:
         await connection.execute("UPDATE events_outbox SET published_at = now()")
         await connection.execute(
-            """
+            f"""
             WITH template AS (
                 SELECT * FROM events_store WHERE event_type = 'expense.created' LIMIT 1
             ), copies AS (
                 INSERT INTO events_store (event_id, event_type, event_version, schema_id,
                     aggregate_type, aggregate_id, aggregate_version, occurred_at,
                     correlation_id, actor, payload)
-                SELECT gen_random_uuid(), event_type, event_version, schema_id, aggregate_type,
-                    gen_random_uuid(), 1, occurred_at, gen_random_uuid(), actor, payload
+                SELECT {UUID_V7}, event_type, event_version, schema_id, aggregate_type,
+                    {UUID_V7}, 1, occurred_at, {UUID_V7}, actor, payload
                 FROM template, generate_series(1, $1)
                 RETURNING position
             )
             INSERT INTO events_outbox (position) SELECT position FROM copies
-            """,
+            """,  # noqa: S608 - constants, no input
             count,
         )
         body = await connection.fetchval(

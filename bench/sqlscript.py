@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from aequatio.application.ids import new_id
+
 #: A text parameter's per-request pieces: (old text, kind, old value). ``kind``: ``str``
 #: (``str(new)``), ``iso`` (``new.isoformat()``) or ``hex`` (a fresh token of that length).
 Form = tuple[str, str, Any]
@@ -132,7 +134,7 @@ class Substitution:
         self, key: str, day: date, now: datetime, group: uuid.UUID | None = None
     ) -> dict[Any, Any]:
         """A's values -> this request's."""
-        mapping: dict[Any, Any] = {u: uuid.uuid4() for u in self.fresh_uuids}
+        mapping: dict[Any, Any] = {u: new_id() for u in self.fresh_uuids}  # as the app makes them
         if self.group is not None:
             mapping[self.group] = group or self.group
         mapping.update(dict.fromkeys(self.timestamps, now))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -26,6 +26,7 @@ from strawberry.types.graphql import OperationType
 
 from aequatio.api.auth import AuthenticationError, TokenVerifier, bearer_token
 from aequatio.application.context import Principal
+from aequatio.application.ids import new_id
 from aequatio.graphql.context import ContextFactory
 from aequatio.graphql.errors import format_error
 
@@ -216,4 +217,4 @@ def _correlation_id(request: Request) -> UUID:
             return UUID(supplied)
         except ValueError:
             log.debug("ignoring a correlation id that is not a UUID")
-    return uuid4()
+    return new_id()

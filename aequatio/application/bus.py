@@ -8,11 +8,12 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from aequatio.application.commands import Command
 from aequatio.application.context import CommandContext, Principal
 from aequatio.application.handlers import HANDLERS, Handler
+from aequatio.application.ids import new_id
 from aequatio.application.ports import IdempotencyClaim
 from aequatio.application.results import CommandResult
 from aequatio.application.unit_of_work import UnitOfWork
@@ -77,7 +78,7 @@ class MessageBus:
         context = CommandContext(
             principal=principal,
             now=self._clock(),
-            correlation_id=correlation_id or uuid4(),
+            correlation_id=correlation_id or new_id(),
             causation_id=causation_id,
             traceparent=traceparent,
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
+
+from aequatio.application.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +30,7 @@ class CommandContext:
 
     principal: Principal
     now: datetime
-    correlation_id: UUID = field(default_factory=uuid4)
+    correlation_id: UUID = field(default_factory=new_id)
     causation_id: UUID | None = None
     traceparent: str | None = None
 

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import strawberry
 from fastapi import WebSocket
@@ -15,6 +15,7 @@ from strawberry.fastapi import BaseContext
 
 from aequatio.application.bus import MessageBus
 from aequatio.application.context import Principal
+from aequatio.application.ids import new_id
 from aequatio.domain.errors import ErrorCode, Forbidden, NotFound
 from aequatio.graphql.consistency import wait_for_projections
 from aequatio.graphql.errors import unauthenticated
@@ -119,7 +120,7 @@ class ContextFactory:
             bus=self.bus,
             store=self.store,
             loaders=Loaders.create(self.store),
-            correlation_id=correlation_id or uuid4(),
+            correlation_id=correlation_id or new_id(),
             consistency_timeout=self.consistency_timeout,
             live=self.live,
         )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from aequatio.application.bus import MessageBus, UnitOfWorkFactory
 from aequatio.application.commands import Command
 from aequatio.application.context import Principal
+from aequatio.application.ids import new_id
 from aequatio.application.results import CommandResult
 from aequatio.domain.errors import DomainError
 from aequatio.observability.logging import log_context
@@ -34,7 +35,7 @@ class InstrumentedBus(MessageBus):
         name = type(command).__name__
         started = time.perf_counter()
         # Chosen here (not in the bus) so every line logged for the command carries it.
-        correlation_id = correlation_id or uuid4()
+        correlation_id = correlation_id or new_id()
         attributes = {"aequatio.command": name, "enduser.id": principal.subject}
         with (
             span(f"command {name}", parent=traceparent, attributes=attributes) as current,
