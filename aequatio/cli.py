@@ -235,7 +235,8 @@ async def _replay(database_url: str, projections: list[Projection]) -> None:
             report = await run_replay(engine, chosen, EVENTS)
             typer.echo(
                 f"{report.projection}: {report.built} events replayed, "
-                f"{report.caught_up} caught up at the swap"
+                f"{report.caught_up} caught up at the swap, live consumption paused "
+                f"{report.paused:.2f}s"
             )
     finally:
         await engine.dispose()

@@ -63,6 +63,7 @@ async def _replay(url: str, name: str, dsn: str, cap: float | None = None) -> di
                 "complete": True,
                 "seconds": round(elapsed, 2),
                 "events_per_s": round(events / elapsed, 1),
+                "swap_pause_s": round(report.paused, 2),
             }
         applied = await _rebuilt_so_far(dsn, projection)
         elapsed = time.perf_counter() - began

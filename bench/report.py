@@ -183,6 +183,8 @@ def _readside_rows(results: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         if replay.get("complete", True):
             figure = f"replay `{replay['projection']}` of {replay['events']:,} events"
             measured = f"{replay['events_per_s']:,.0f} events/s ({replay['seconds']} s)"
+            if "swap_pause_s" in replay:
+                measured += f"; live consumption paused {replay['swap_pause_s']} s at the swap"
         else:
             scale_large = _get(results, "scale", "expenses_large")
             figure = f"replay `{replay['projection']}` of {scale_large:,} events"

@@ -61,6 +61,8 @@ class ReplayReport:
     projection: str
     built: int
     caught_up: int
+    #: How long live appliers of the projection waited for the swap, in seconds.
+    paused: float = 0.0
 
 
 def rebuild_schema(projection: Projection) -> str:
@@ -96,7 +98,7 @@ async def replay(
         caught_up,
         swapped_at - locked_at,
     )
-    return ReplayReport(projection.name, built, caught_up)
+    return ReplayReport(projection.name, built, caught_up, swapped_at - locked_at)
 
 
 async def _prepare(connection: AsyncConnection, schema: str, tables: tuple[Table, ...]) -> None:
