@@ -122,8 +122,8 @@ async def _index_tracking(engine: AsyncEngine, schema: str) -> None:
     The build writes a tracking row per event, each event once (no conflict to detect), and
     maintaining its two indexes row by row (random event ids) was PostgreSQL's largest cost
     per event; one sort at the end costs a fraction of that. The catch-up, which looks events
-    up in it and may meet a redelivery, runs after, and the swap copies the rows into the live
-    table, which has every index.
+    up in it and may meet a redelivery, runs after, and the swap writes the rows that differ
+    into the live table, which has every index.
     """
     async with engine.begin() as connection:
         await connection.execute(
