@@ -166,6 +166,34 @@ async def sample(engine: AsyncEngine, samples: Samples, stop: asyncio.Event) -> 
             await asyncio.wait_for(stop.wait(), 0.2)
 
 
+#: How often the outbox is vacuumed when the server's autovacuum is off (as autovacuum's own
+#: one-minute naptime would, at most).
+VACUUM_EVERY = 30.0
+
+
+async def vacuum_like_autovacuum(engine: AsyncEngine, stop: asyncio.Event) -> None:
+    """Vacuum the outbox now and then if the server does not (CI's PostgreSQL runs with
+    ``autovacuum = off``; a production server has it on).
+
+    The dispatcher deletes what it published; without a vacuum the dead rows stay in the heap
+    and in the partial index, and every count and claim reads past all of them. In the first
+    soak at full size, 1,000,000 events left 1,975,428 dead rows (157 MB) behind 23 live ones,
+    read again by each of this test's counts (five a second), while ingestion fell from about
+    560 to 73 events/s.
+    """
+    async with engine.connect() as connection:
+        if (await connection.execute(text("SHOW autovacuum"))).scalar_one() == "on":
+            return
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), VACUUM_EVERY)
+        if stop.is_set():
+            return
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM events_outbox"))
+
+
 async def trickle(ledger: Ledger, stop: asyncio.Event) -> None:
     """Real commands (expenses, invoices, so both sagas) alongside the bulk."""
     while not stop.is_set():
@@ -191,6 +219,7 @@ async def test_the_outbox_stays_bounded_and_the_claim_uses_the_partial_index(
             background = [
                 asyncio.create_task(sample(engine, samples, stop)),
                 asyncio.create_task(trickle(ledger, stop)),
+                asyncio.create_task(vacuum_like_autovacuum(engine, stop)),
             ]
             try:
                 await produce(engine, amqp_url, original)
