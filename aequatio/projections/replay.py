@@ -88,7 +88,7 @@ async def replay(
             locked_at = time.perf_counter()
             caught_up = await _catch_up(connection, projection, registry, schema)
             await _swap(connection, projection, schema)
-            swapped_at = time.perf_counter()
+            paused = time.perf_counter() - locked_at
     log.info(
         "replayed %s: %d events built in %.1fs, %d caught up at the swap; live appliers "
         "waited %.2fs for the swap",
@@ -96,9 +96,9 @@ async def replay(
         built,
         built_at - began,
         caught_up,
-        swapped_at - locked_at,
+        paused,
     )
-    return ReplayReport(projection.name, built, caught_up, swapped_at - locked_at)
+    return ReplayReport(projection.name, built, caught_up, paused)
 
 
 async def _prepare(connection: AsyncConnection, schema: str, tables: tuple[Table, ...]) -> None:

@@ -7,8 +7,9 @@ stopped consumption at a million. But the live consumer tracked the same events 
 did, nearly always all of them, so the rows that differ are few: a live row the rebuild lacks
 (an event the live consumer applied that the rebuild does not count as applied), a rebuild
 row the live table lacks (an event the live consumer never applied, say one it dead-lettered
-before the fix the replay is for), a stream standing at another version. Three anti-joins
-per table find them (hash joins, one scan of each side); only they are written.
+before the fix the replay is for), a stream standing at another version. Anti-joins find the
+missing and extra rows, a join the streams at another version (hash joins, one scan of each
+side); only those rows are written.
 
 A tracking row's other columns come from the event itself (its type, aggregate, version and
 store position), the same on both sides; a row both sides have keeps its live ``applied_at``,
