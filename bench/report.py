@@ -328,6 +328,18 @@ def _cell(value: Any) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
 
 
+def _autovacuum(done: dict[str, Any]) -> list[str]:
+    if done.get("server") == "off":
+        return [
+            "- The server runs with `autovacuum = off`: the run stood in for it on its database "
+            f"(`VACUUM events_outbox` and `ANALYZE` every 30 s, {done.get('stand_in_rounds')} "
+            "times), as a production server would do by itself"
+        ]
+    if done.get("server") == "on":
+        return ["- The server runs autovacuum"]
+    return []
+
+
 def markdown(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
     profile = results.get("profile", {})
@@ -357,6 +369,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"RabbitMQ {machine.get('rabbitmq')}; aequatio at {machine.get('git_commit')}",
         "- "
         + ", ".join(f"{name} {version}" for name, version in machine.get("packages", {}).items()),
+        *_autovacuum(results.get("autovacuum", {})),
         "",
         "## Figures and targets",
         "",

@@ -19,10 +19,12 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import uvloop
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aequatio.persistence.database import migrate
+from aequatio.persistence.database import create_engine, migrate
 from bench import report
 from bench.context import FULL, QUICK, Profile, Run
 from bench.dispatch import dispatcher_and_projections
@@ -40,6 +42,7 @@ from bench.http_paths import calibrate, capture, write_and_read
 from bench.machine import describe
 from bench.replay_scale import replay_and_scale
 from bench.stack import BENCH, ServiceUnavailable, Stack, check_services
+from tests.support.maintenance import autovacuum_is_on, maintain_like_autovacuum
 
 Phase = Callable[[Run], Awaitable[None]]
 
@@ -94,6 +97,34 @@ async def setup(run: Run) -> None:
         stack.stop(worker)
 
 
+class _Maintenance:
+    """Autovacuum's work on the run's database, done every 30 s where the server has it off
+    (``tests.support.maintenance``): with no statistics, a table that grows from empty during
+    a phase keeps the plans its connections cached while it was empty, and the figures would
+    be those of a server nobody runs."""
+
+    def __init__(self) -> None:
+        self._engine: AsyncEngine | None = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[int] | None = None
+
+    async def start(self, database_url: str) -> None:
+        self._engine = create_engine(database_url)
+        self._task = asyncio.create_task(maintain_like_autovacuum(self._engine, self._stop))
+
+    async def stop(self) -> dict[str, Any]:
+        """What was done: ``{"server": "on" | "off", "stand_in_rounds": n}``."""
+        if self._engine is None or self._task is None:
+            return {}
+        self._stop.set()
+        try:
+            rounds = await self._task
+            on = await autovacuum_is_on(self._engine)
+        finally:
+            await self._engine.dispose()
+        return {"server": "on" if on else "off", "stand_in_rounds": rounds}
+
+
 def _raise_file_limit() -> None:
     """1,000 WebSockets need more descriptors than a default soft limit of 1,024 (the servers
     started from here inherit it)."""
@@ -139,9 +170,11 @@ async def main(profile: Profile, only: list[str], output: Path, py_spy: Path | N
     run.results["machine"] = await describe()
     failures = run.failures
     run.results["phases_run"] = [name for name in PHASES if not only or name in only]
+    maintenance = _Maintenance()
     try:
         run.log(f"bench ({profile.name}): database {stack.database}, vhost {stack.vhost}")
         await stack.create()
+        await maintenance.start(stack.database_url)
         run.log("setup: migrate, people and groups through the API")
         await setup(run)
         run.log("capture: the SQL of addExpense and balances")
@@ -154,6 +187,7 @@ async def main(profile: Profile, only: list[str], output: Path, py_spy: Path | N
         failures["setup"] = f"{type(error).__name__}: {error}"
         traceback.print_exc()
     finally:
+        run.results["autovacuum"] = await maintenance.stop()
         run.log("cleanup: processes, database, virtual host")
         await stack.destroy()
         if run.api is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 from sqlalchemy import Table
@@ -34,6 +35,13 @@ EXPENSE_STATE_FIELDS = frozenset(
 )
 
 JsonValue = Any
+
+
+def uuid_order(item: tuple[UUID, object]) -> int:
+    """Sort key putting ``(uuid, ...)`` pairs in the uuids' (and PostgreSQL's) order without a
+    Python ``UUID.__lt__`` per comparison: appliers lock rows in one order (no deadlock), and
+    sorting a page's thousand ids by their ``__lt__`` was a tenth of a replay's tracking."""
+    return item[0].int
 
 
 def upsert(table: Table, values: Mapping[str, object], key: Sequence[str]) -> Insert:

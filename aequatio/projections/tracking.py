@@ -30,6 +30,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.events.envelope import Envelope
+from aequatio.projections.common import uuid_order
 from aequatio.projections.tables import READ_SCHEMA
 
 _TRACK = """
@@ -125,7 +126,7 @@ async def advance(connection: AsyncConnection, consumer: str, versions: dict[UUI
     """Move each aggregate's stream position to the version its last applied event had."""
     if not versions:
         return
-    ordered = sorted(versions.items())
+    ordered = sorted(versions.items(), key=uuid_order)
     await connection.execute(
         _statement(_ADVANCE, target_schema(connection)),
         {

@@ -37,6 +37,7 @@ from aequatio.workers import Role
 from tests.support.faultcheck import assert_consistent, queue_depths, unpublished
 from tests.support.faultload import Ledger
 from tests.support.faultscale import scaled
+from tests.support.maintenance import maintain_like_autovacuum
 from tests.support.readside import read_side
 
 EVENTS = scaled(2_000, 1_000_000)
@@ -164,39 +165,6 @@ async def sample(engine: AsyncEngine, samples: Samples, stop: asyncio.Event) -> 
         samples.bytes.append(int(size))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
-
-
-#: How often the database is maintained when the server's autovacuum is off (autovacuum's
-#: own naptime is a minute).
-MAINTAIN_EVERY = 30.0
-
-
-async def maintain_like_autovacuum(engine: AsyncEngine, stop: asyncio.Event) -> None:
-    """Analyze the database and vacuum the outbox now and then if the server does not (CI's
-    PostgreSQL runs with ``autovacuum = off``; a production server has it on).
-
-    Measured in the first soak at full size, without it:
-
-    * never analyzed, the tracking tables kept the plans each connection cached while they were
-      empty: advancing a batch's streams (``UPDATE ... FROM unnest``) read the whole of
-      ``read.stream_positions``, and a consumer applied fewer events per second the more
-      events it had applied, from about 560 to 73; an ``ANALYZE`` by hand (the new statistics
-      invalidate the cached plans) brought it back to about 1,000 at once;
-    * the dispatcher deletes what it published, and 1,000,000 events left 1,975,428 dead rows
-      (157 MB) behind 23 live ones in the outbox, for every count of it to read.
-    """
-    async with engine.connect() as connection:
-        if (await connection.execute(text("SHOW autovacuum"))).scalar_one() == "on":
-            return
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), MAINTAIN_EVERY)
-        if stop.is_set():
-            return
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text("VACUUM events_outbox"))
-            await connection.execute(text("ANALYZE"))
 
 
 async def trickle(ledger: Ledger, stop: asyncio.Event) -> None:

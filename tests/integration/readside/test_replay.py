@@ -7,14 +7,19 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from alembic import command
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.bootstrap import Application
+from aequatio.events.base import EventPayload
 from aequatio.events.catalog import EVENTS
+from aequatio.events.envelope import Envelope
 from aequatio.outbox.transport import Transport
 from aequatio.persistence.database import REPOSITORY_ROOT, alembic_config
+from aequatio.projections.balances import Balances
 from aequatio.projections.catalog import PROJECTIONS, by_name
 from aequatio.projections.replay import replay
 from aequatio.projections.tables import monthly_balances
@@ -92,3 +97,35 @@ def test_the_replay_command_rebuilds_every_projection(database_url: str) -> None
     assert {line.split(":")[0] for line in done.stdout.splitlines()} == {
         p.name for p in PROJECTIONS
     }
+
+
+class _PlanModeProbe(Balances):
+    """``balances``, noting the plan cache mode of each transaction that applies a page."""
+
+    def __init__(self) -> None:
+        self.modes: list[str] = []
+
+    async def apply_many(
+        self, connection: AsyncConnection, items: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        mode = await connection.execute(text("SHOW plan_cache_mode"))
+        self.modes.append(str(mode.scalar_one()))
+        await super().apply_many(connection, items)
+
+
+async def test_a_replay_plans_each_page_for_the_tables_as_they_are(
+    application: Application,
+) -> None:
+    """The rebuild tables grow from empty and are not analyzed meanwhile: a generic plan cached
+    early scanned a whole table per page. Each page's transaction plans afresh, and only it."""
+    fam = await family(application.bus, "Ann", "Ben")
+    await expenses(application, fam, 3, seed=11)
+    probe = _PlanModeProbe()
+
+    await replay(application.engine, probe, EVENTS)
+
+    assert probe.modes
+    assert set(probe.modes) == {"force_custom_plan"}
+    async with application.engine.connect() as connection:  # SET LOCAL: nothing left behind
+        after = (await connection.execute(text("SHOW plan_cache_mode"))).scalar_one()
+    assert after == "auto"
