@@ -1,0 +1,61 @@
+"""The dispatcher's claim joins and serializes its batch only, whatever the statistics say.
+
+With no statistics (tables never analyzed: a new deployment, or a server without autovacuum),
+the claim written as one join then a limit joined and serialized the whole backlog to keep
+500 of it, for every batch; statistics taken in the outbox's usual state (everything
+published) must not make it do so either.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.dialects import postgresql
+
+from aequatio.outbox.dispatcher import CLAIM, DispatcherSettings
+
+APPEND = """
+WITH events AS (
+    INSERT INTO events_store (event_id, event_type, event_version, schema_id, aggregate_type,
+        aggregate_id, aggregate_version, occurred_at, correlation_id, actor, payload)
+    SELECT gen_random_uuid(), 'user.registered', 1, 'urn:aequatio:event:user.registered:v1',
+        'user', gen_random_uuid(), 1, now(), gen_random_uuid(), 'test', '{}'::jsonb
+    FROM generate_series(1, $1)
+    RETURNING position
+)
+INSERT INTO events_outbox (position, published_at)
+SELECT position, CASE WHEN $2 THEN now() END FROM events
+"""
+
+
+def _rows_read_from(plan: dict[str, Any], relation: str) -> int:
+    """Rows the plan's scans of ``relation`` returned, over all their loops."""
+    own = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Relation Name") == relation else 0
+    return own + sum(_rows_read_from(child, relation) for child in plan.get("Plans", []))
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["never-analyzed", "analyzed-published"])
+async def test_a_claim_reads_only_its_batch_from_the_event_store(
+    database_url: str, analyzed: bool
+) -> None:
+    batch = DispatcherSettings().batch_size
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(APPEND, 1_000, True)
+        if analyzed:  # nothing unpublished, the statistics say
+            await connection.execute("ANALYZE events_outbox")
+            await connection.execute("ANALYZE events_store")
+        await connection.execute(APPEND, 10 * batch, False)
+        sql = str(CLAIM.compile(dialect=postgresql.asyncpg.dialect()))  # type: ignore[no-untyped-call]
+        explained = await connection.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, [], batch)
+        claimed = await connection.fetch(sql, [], batch)
+    finally:
+        await connection.close()
+
+    plan = json.loads(explained)[0]["Plan"]
+    assert len(claimed) == batch
+    assert [row["position"] for row in claimed] == sorted(row["position"] for row in claimed)
+    assert _rows_read_from(plan, "events_store") == batch
