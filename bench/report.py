@@ -332,8 +332,9 @@ def _autovacuum(done: dict[str, Any]) -> list[str]:
     if done.get("server") == "off":
         return [
             "- The server runs with `autovacuum = off`: the run stood in for it on its database "
-            f"(`VACUUM events_outbox` and `ANALYZE` every 30 s, {done.get('stand_in_rounds')} "
-            "times), as a production server would do by itself"
+            "(every 30 s, the `VACUUM` and `ANALYZE` autovacuum would run at its default "
+            f"thresholds: {done.get('stand_in_statements')} statements), as a production server "
+            "would do by itself"
         ]
     if done.get("server") == "on":
         return ["- The server runs autovacuum"]

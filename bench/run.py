@@ -98,8 +98,9 @@ async def setup(run: Run) -> None:
 
 
 class _Maintenance:
-    """Autovacuum's work on the run's database, done every 30 s where the server has it off
-    (``tests.support.maintenance``): with no statistics, a table that grows from empty during
+    """Autovacuum's work on the run's database where the server has it off: every 30 s, what
+    autovacuum would vacuum and analyze at its default thresholds
+    (``tests.support.maintenance``). With no statistics, a table that grows from empty during
     a phase keeps the plans its connections cached while it was empty, and the figures would
     be those of a server nobody runs."""
 
@@ -113,16 +114,16 @@ class _Maintenance:
         self._task = asyncio.create_task(maintain_like_autovacuum(self._engine, self._stop))
 
     async def stop(self) -> dict[str, Any]:
-        """What was done: ``{"server": "on" | "off", "stand_in_rounds": n}``."""
+        """What was done: ``{"server": "on" | "off", "stand_in_statements": n}``."""
         if self._engine is None or self._task is None:
             return {}
         self._stop.set()
         try:
-            rounds = await self._task
+            statements = await self._task
             on = await autovacuum_is_on(self._engine)
         finally:
             await self._engine.dispose()
-        return {"server": "on" if on else "off", "stand_in_rounds": rounds}
+        return {"server": "on" if on else "off", "stand_in_statements": statements}
 
 
 def _raise_file_limit() -> None:
