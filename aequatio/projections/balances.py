@@ -32,7 +32,7 @@ from aequatio.projections.tables import balance_postings, monthly_balances
 
 #: ``(group_id, month, user_id, currency)``, the ids as their 128-bit integers: the fold hashes
 #: and compares a key per posting entry, and ``uuid.UUID`` does both in Python (``__hash__``,
-#: ``__eq__``: a fifth of a replay's fold). Integers sort as PostgreSQL sorts the uuids.
+#: ``__eq__``: two fifths of a replay's fold). Integers sort as PostgreSQL sorts the uuids.
 BalanceKey = tuple[int, date, int, str]
 
 _posting_list = TypeAdapter(list[PostingData])

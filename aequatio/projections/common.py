@@ -40,7 +40,7 @@ JsonValue = Any
 def uuid_order(item: tuple[UUID, object]) -> int:
     """Sort key putting ``(uuid, ...)`` pairs in the uuids' (and PostgreSQL's) order without a
     Python ``UUID.__lt__`` per comparison: appliers lock rows in one order (no deadlock), and
-    sorting a page's thousand ids by their ``__lt__`` was a tenth of a replay's tracking."""
+    sorting a page's thousand ids by their ``__lt__`` was a quarter of a replay's tracking."""
     return item[0].int
 
 
