@@ -329,6 +329,11 @@ def _cell(value: Any) -> str:
 
 
 def _autovacuum(done: dict[str, Any]) -> list[str]:
+    if "stand_in_error" in done:
+        return [
+            "- The server runs with `autovacuum = off`, and the run's stand-in for it stopped: "
+            f"{done['stand_in_error']}"
+        ]
     if done.get("server") == "off":
         return [
             "- The server runs with `autovacuum = off`: the run stood in for it on its database "

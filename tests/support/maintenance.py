@@ -65,11 +65,12 @@ async def maintain_once(engine: AsyncEngine) -> list[str]:
 
 async def maintain_like_autovacuum(
     engine: AsyncEngine, stop: asyncio.Event, every: float = MAINTAIN_EVERY
-) -> int:
+) -> int | None:
     """Until ``stop``: a round of :func:`maintain_once` every ``every`` seconds, if the server
-    does not maintain itself; how many statements ran (0 where autovacuum is on)."""
+    does not maintain itself; how many statements ran (``None``: autovacuum is on, nothing to
+    stand in for)."""
     if await autovacuum_is_on(engine):
-        return 0
+        return None
     statements = 0
     while True:
         with contextlib.suppress(TimeoutError):
