@@ -159,19 +159,21 @@ class Run:
 
     def database_cpu(self) -> Callable[[], float]:
         """CPU seconds of the PostgreSQL backends serving this run's database (cumulative)."""
-        marker = f" {self.stack.database} "
+        database = self.stack.database
+        return lambda: sum(backend_cpu(database).values())
 
-        def probe() -> float:
-            total = 0.0
-            for process in psutil.process_iter(["cmdline"]):
-                with contextlib.suppress(psutil.Error):
-                    command = " ".join(process.info["cmdline"] or [])
-                    if command.startswith("postgres:") and marker in command + " ":
-                        times = process.cpu_times()
-                        total += times.user + times.system
-            return total
 
-        return probe
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend (by pid) serving ``database``."""
+    marker = f" {database} "
+    seconds: dict[int, float] = {}
+    for process in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(process.info["cmdline"] or [])
+            if command.startswith("postgres:") and marker in command + " ":
+                times = process.cpu_times()
+                seconds[process.pid] = times.user + times.system
+    return seconds
 
 
 async def gather_limited(limit: int, *jobs: Any) -> list[Any]:

@@ -54,6 +54,7 @@ from aequatio.outbox.amqp import AmqpTransport
 from aequatio.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from aequatio.outbox.topology import DOMAIN_EVENTS, Queue, Topology
 from aequatio.persistence.database import migrate
+from bench.context import backend_cpu
 from bench.fixtures import UUID_V7
 from tests.support.family import Family, family
 
@@ -449,7 +450,7 @@ class CpuSampler:
 
     def __init__(self, pid: int, database: str) -> None:
         self._pid = pid
-        self._marker = f" {database} "
+        self._database = database
         self.process = 0.0
         self.backends: dict[int, float] = {}
 
@@ -457,12 +458,7 @@ class CpuSampler:
         with contextlib.suppress(psutil.Error):
             times = psutil.Process(self._pid).cpu_times()
             self.process = times.user + times.system
-        for backend in psutil.process_iter(["cmdline"]):
-            with contextlib.suppress(psutil.Error):
-                command = " ".join(backend.info["cmdline"] or []) + " "
-                if command.startswith("postgres:") and self._marker in command:
-                    times = backend.cpu_times()
-                    self.backends[backend.pid] = times.user + times.system
+        self.backends.update(backend_cpu(self._database))
 
     async def run(self) -> None:
         while True:
