@@ -30,7 +30,7 @@ from aequatio.application.ids import new_id
 from aequatio.bootstrap import Application
 from aequatio.events.envelope import Envelope
 from aequatio.outbox.amqp import AmqpTransport
-from aequatio.outbox.dispatcher import DispatcherSettings
+from aequatio.outbox.dispatcher import CLAIM_PLANNING, DispatcherSettings
 from aequatio.persistence.event_store import append, envelope_of
 from aequatio.persistence.tables import events_store
 from aequatio.workers import Role
@@ -92,6 +92,7 @@ async def plan(engine: AsyncEngine, claim: ClaimQuery) -> dict[str, Any]:
     async with engine.connect() as connection:
         await connection.execute(text("ANALYZE events_outbox"))
         await connection.execute(text("ANALYZE events_store"))
+        await connection.execute(CLAIM_PLANNING)  # planned as the dispatcher plans it
         raw = await connection.exec_driver_sql(
             f"EXPLAIN (FORMAT JSON) {claim.statement}", claim.parameters
         )
