@@ -330,9 +330,13 @@ class AmqpTransport(Transport):
     async def publish(self, messages: Sequence[OutboundMessage]) -> list[PublishOutcome]:
         """Pipelined: every publish is written in order, then all confirms are awaited.
 
-        Calls are written one after the other, in the order they were made (a call takes the
-        publish lock, a fair one, before its first suspension). Only the writing holds the
-        lock: the next call writes while this one awaits its confirms.
+        Messages are written in the order given, and calls one after the other in the order they
+        were made: a publish runs from its start to the channel's lock (a fair one, held until
+        its frames are written) without a suspension, and the event loop starts tasks in the
+        order they were created, so every publish queues at that lock behind those created
+        before it. (A yield to the loop after each task, the earlier way to keep the order,
+        cost a quarter of the dispatcher's publishing rate.) The publish lock only keeps a
+        second call from opening a second channel while the first opens one.
         """
         connection = self._require_connection()
         async with self._publish_lock:
@@ -342,12 +346,9 @@ class AmqpTransport(Transport):
                     publisher = self._publisher = await connection.channel(publisher_confirms=True)
                 except _NETWORK_ERRORS as error:
                     raise TransportUnavailable("cannot open a publishing channel") from error
-            pending: list[asyncio.Task[Any]] = []
-            for message in messages:
-                pending.append(asyncio.create_task(self._publish_one(publisher, message)))
-                # Let this publish take the channel lock and write its frames before the next
-                # starts: frames (and so confirms) follow the outbox order.
-                await asyncio.sleep(0)
+            pending = [
+                asyncio.create_task(self._publish_one(publisher, message)) for message in messages
+            ]
         return [await self._outcome(task) for task in pending]
 
     async def _publish_one(

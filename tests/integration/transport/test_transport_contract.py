@@ -228,6 +228,26 @@ async def test_each_queue_delivers_in_publish_order(broker: Broker) -> None:
         await recorder.nothing_more()
 
 
+async def test_publish_calls_started_together_deliver_in_the_order_they_were_made(
+    broker: Broker,
+) -> None:
+    """The dispatcher's pipeline: the next batch is handed over before the last is confirmed."""
+    queue = broker.queue("order-pipelined", "#")
+    await broker.declare(queue)
+    recorder = Recorder()
+    await consume(broker, queue, recorder, prefetch=50)
+    batches = [
+        [broker.message(f"expense.p{batch}{index}") for index in range(40)] for batch in range(4)
+    ]
+
+    outcomes = await within(asyncio.gather(*(broker.transport.publish(b) for b in batches)))
+
+    assert outcomes == [[CONFIRMED] * 40] * 4
+    published = ids([message for batch in batches for message in batch])
+    assert ids(await recorder.take(len(published))) == published
+    await recorder.nothing_more()
+
+
 async def test_publish_outcomes_follow_each_message_of_a_batch(broker: Broker) -> None:
     queue = broker.queue("outcomes", "expense.*")
     await broker.declare(queue)
