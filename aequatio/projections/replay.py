@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
-from aequatio.persistence.event_store import STORED_JSON, decoded
+from aequatio.persistence.event_store import ROW_JSON, envelope_of_json
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
 from aequatio.projections.runner import apply_all, projection_lock_key
@@ -183,12 +183,7 @@ class _Page:
 
 
 def _stored(condition: Any) -> Select[Any]:
-    return select(
-        events_store.c.position,
-        events_store.c.event_type,
-        events_store.c.event_version,
-        STORED_JSON,
-    ).where(condition)
+    return select(events_store.c.position, ROW_JSON).where(condition)
 
 
 @contextlib.contextmanager
@@ -211,14 +206,15 @@ def _collecting_less() -> Iterator[None]:
 
 
 async def _decode(rows: Sequence[Row[Any]], registry: EventRegistry) -> _Page:
-    """Validate a page (``decoded``: envelope and payload of each), yielding to the event loop
-    now and then so that the statements of the page before go on meanwhile."""
+    """Validate a page (the envelope of each row's JSON, then its payload), yielding to the
+    event loop now and then so that the statements of the page before go on meanwhile."""
     page = _Page([], [], [])
     for start in range(0, len(rows), _DECODE_SLICE):
         if start:
             await asyncio.sleep(0)
         for row in rows[start : start + _DECODE_SLICE]:
-            envelope, payload = decoded(registry, row.event_type, row.event_version, row.stored)
+            envelope = envelope_of_json(row.row_json)
+            payload = registry.payload_of(envelope)
             page.positions.append(row.position)
             page.envelopes.append(envelope)
             page.payloads.append(payload)
