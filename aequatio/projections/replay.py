@@ -221,6 +221,16 @@ async def _decode(rows: Sequence[Row[Any]], registry: EventRegistry) -> _Page:
     return page
 
 
+async def _release(page: _Page) -> None:
+    """Free an applied page's events a slice at a time, yielding to the event loop between
+    slices: done by the read-ahead while the next page's statements run, instead of all at once
+    between two pages (a sixth of the replay's Python time in py-spy, 150,000 events)."""
+    for events in (page.envelopes, page.payloads):
+        while events:
+            del events[-_DECODE_SLICE:]
+            await asyncio.sleep(0)
+
+
 async def _build(
     engine: AsyncEngine, projection: Projection, registry: EventRegistry, schema: str
 ) -> int:
@@ -245,17 +255,22 @@ async def _pages(
     on the position), each page read and validated while the caller applies the one before.
     An invalid event fails the page it is in, once the pages before it applied."""
 
-    async def page(after: int) -> _Page:
+    async def page(after: int, applied: _Page | None) -> _Page:
+        if applied is not None:
+            await _release(applied)
         if not event_types:
             return _Page([], [], [])
         async with engine.connect() as connection:
             rows = (await connection.execute(_page_after(event_types, after))).all()
         return await _decode(rows, registry)
 
-    following = asyncio.ensure_future(page(0))
+    following = asyncio.ensure_future(page(0, None))
+    applied: _Page | None = None
     try:
         while (current := await following).positions:
-            following = asyncio.ensure_future(page(current.positions[-1]))
+            # The page before ``current`` is applied by now: the read-ahead frees it.
+            following = asyncio.ensure_future(page(current.positions[-1], applied))
+            applied = current
             yield current
     finally:
         # Stopped early (the caller failed, or was cancelled): the page read ahead is dropped,
