@@ -19,6 +19,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiormq
@@ -132,6 +133,38 @@ async def _dispatcher_leads(run: Run, dispatcher: Service, within: float = 60) -
     raise RuntimeError("the dispatcher did not take its lock")
 
 
+async def database_now(connection: asyncpg.Connection) -> float:
+    """The database clock, in epoch seconds (a drain is timed on it at both ends)."""
+    return float(await connection.fetchval("SELECT extract(epoch FROM clock_timestamp())"))
+
+
+async def drained(
+    connection: asyncpg.Connection,
+    *,
+    within: float,
+    check: Callable[[], None] = lambda: None,
+    every: float = 0.1,
+) -> float:
+    """Once nothing is left unpublished, the last ``published_at`` (epoch seconds, database
+    clock). Polls a count on the partial index of unpublished rows (cheap beside the drain it
+    watches), calling ``check`` between polls; fails after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    pending = None
+    while time.monotonic() < deadline:
+        pending = await connection.fetchval(
+            "SELECT count(*) FROM events_outbox WHERE published_at IS NULL"
+        )
+        if pending == 0:
+            return float(
+                await connection.fetchval(
+                    "SELECT extract(epoch FROM max(published_at)) FROM events_outbox"
+                )
+            )
+        check()
+        await asyncio.sleep(every)
+    raise RuntimeError(f"the dispatcher left {pending} events unpublished")
+
+
 async def dispatcher_and_projections(run: Run) -> None:
     stack, profile = run.stack, run.profile
     template = run.templates["bulk"]
@@ -159,24 +192,9 @@ async def dispatcher_and_projections(run: Run) -> None:
                     MONTHS,
                     FIRST_YEAR,
                 )
-            committed = float(
-                await connection.fetchval("SELECT extract(epoch FROM clock_timestamp())")
-            )
-            deadline = time.monotonic() + max(120.0, count / 200)
-            while time.monotonic() < deadline:
-                pending = await connection.fetchval(
-                    "SELECT count(*) FROM events_outbox WHERE published_at IS NULL"
-                )
-                if pending == 0:
-                    break
-                dispatcher.require_running()
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"the dispatcher left {pending} events unpublished")
-            last = float(
-                await connection.fetchval(
-                    "SELECT extract(epoch FROM max(published_at)) FROM events_outbox"
-                )
+            committed = await database_now(connection)
+            last = await drained(
+                connection, within=max(120.0, count / 200), check=dispatcher.require_running
             )
         finally:
             await connection.close()

@@ -55,6 +55,7 @@ from aequatio.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from aequatio.outbox.topology import DOMAIN_EVENTS, Queue, Topology
 from aequatio.persistence.database import migrate
 from bench.context import backend_cpu
+from bench.dispatch import database_now, drained
 from bench.fixtures import UUID_V7
 from tests.support.family import Family, family
 
@@ -290,22 +291,13 @@ async def dispatch_mode(args: argparse.Namespace) -> dict[str, Any]:
         app = bootstrap(Settings(), database_url=database_url)
         dispatcher = OutboxDispatcher(app.engine, transport, EVENTS, DispatcherSettings())
         spy = start_py_spy(os.getpid(), args.py_spy) if args.py_spy else None
-        # Polled as the bench polls: a count on the partial index (``pending()`` joins every
-        # unpublished row with its event, PostgreSQL work the drain would compete with); the
-        # rate runs from the start to the last row's ``published_at``, on the database's clock.
+        # Watched as the bench watches (``pending()`` would join every unpublished row with
+        # its event, PostgreSQL work the drain competes with), on the database's clock.
         watcher = await asyncpg.connect(database_url.replace("+asyncpg", ""))
         try:
-            began = float(await watcher.fetchval("SELECT extract(epoch FROM clock_timestamp())"))
+            began = await database_now(watcher)
             running = asyncio.create_task(dispatcher.run())
-            while await watcher.fetchval(  # noqa: ASYNC110 - polls the database
-                "SELECT count(*) FROM events_outbox WHERE published_at IS NULL"
-            ):
-                await asyncio.sleep(0.05)
-            last = float(
-                await watcher.fetchval(
-                    "SELECT extract(epoch FROM max(published_at)) FROM events_outbox"
-                )
-            )
+            last = await drained(watcher, within=max(120.0, args.backlog / 200), every=0.05)
         finally:
             await watcher.close()
         elapsed = last - began
