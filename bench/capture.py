@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from aequatio.api.app import create_app
 from aequatio.config import Settings
 from bench.fixtures import add_expense_body, balances_body, global_id_uuid
-from bench.sqlscript import Capture, Substitution, analyse, capturing
+from bench.script_runner import Pickled
+from bench.sqlscript import Capture, analyse, capturing
 from bench.stack import Stack
 
 
@@ -40,7 +41,7 @@ async def capture_requests(
     token: str,
     period: tuple[str, str],
     read_group: str,
-) -> tuple[dict[str, tuple[Capture, Substitution | None, bool]], dict[str, Any]]:
+) -> tuple[dict[str, Pickled], dict[str, Any]]:
     """The ``addExpense`` and ``balances`` scripts, and a description of them for the report."""
     settings = Settings(
         database_url=stack.database_url,
@@ -63,6 +64,7 @@ async def capture_requests(
         await _post(client, add_expense_body(groups[0], 11, f"warm-{uuid.uuid4().hex}"), token)
         await _post(client, balances_body(read_group, *period), token)
         writes: list[Capture] = []
+        answers: list[dict[str, Any]] = []
         # A and B in different groups too: the group is a per-request value of the script.
         for key, index, group in zip(keys, indices, groups, strict=True):
             with capturing() as capture:
@@ -70,8 +72,9 @@ async def capture_requests(
             if answer["data"]["addExpense"]["__typename"] != "MutationSuccess":
                 raise RuntimeError(f"capture mutation refused: {answer}")
             writes.append(capture)
+            answers.append(answer["data"])
         with capturing() as read:
-            answer = await _post(client, balances_body(read_group, *period), token)
+            read_answer = (await _post(client, balances_body(read_group, *period), token))["data"]
     days = tuple(
         date.fromisoformat(add_expense_body(groups[0], i, "")["variables"]["input"]["incurredOn"])
         for i in indices
@@ -85,9 +88,9 @@ async def capture_requests(
             f"addExpense ran {len(writes[0].transactions)} transactions; the raw endpoint "
             "replays each as one, check that this is still what the mutation does"
         )
-    scripts: dict[str, tuple[Capture, Substitution | None, bool]] = {
-        "add_expense": (writes[0], substitution, True),
-        "balances": (read, None, False),
+    scripts: dict[str, Pickled] = {
+        "add_expense": (writes[0], substitution, True, answers[0]),
+        "balances": (read, None, False, read_answer),
     }
     described = {
         "add_expense": {
@@ -103,19 +106,18 @@ async def capture_requests(
                 "group": True,
             },
             "verified_against_second_capture": True,
+            "app_answer": answers[0],
         },
         "balances": {
             "transactions": [
                 {"ends": tx.ends, "statements": [s.sql for s in tx.statements]}
                 for tx in read.transactions
             ],
-            "app_answer": answer["data"],
+            "app_answer": read_answer,
         },
     }
     return scripts, described
 
 
-def write_scripts(
-    path: Path, scripts: dict[str, tuple[Capture, Substitution | None, bool]]
-) -> None:
+def write_scripts(path: Path, scripts: dict[str, Pickled]) -> None:
     path.write_bytes(pickle.dumps(scripts))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import time
 import traceback
@@ -35,6 +36,7 @@ from bench.fixtures import (
     global_id_uuid,
 )
 from bench.loadgen import no_collections, open_loop, percentile
+from bench.machine import CpuUse
 from bench.profiling import record, stop_recording
 from bench.stack import Service
 from tests.support.live import live
@@ -162,21 +164,38 @@ async def _read_side_running(run: Run, family: Family, within: float = 120) -> N
     raise RuntimeError(f"the read side did not apply a first event within {within:.0f}s")
 
 
+#: The lag is also measured at this fraction of the target rate, in the same run: the
+#: pipeline's own latency when the machine has cores to spare.
+LOWER_RATE_FRACTION = 0.25
+
+
 async def lag(run: Run, api: Service) -> dict[str, Any]:
-    """Commit -> visible in ``read.monthly_balances``: from the mutation's commit to the commit
-    of the ``balances`` projection's transaction that applied its event, both taken at commit
-    by the database's clock (``COMMIT_CLOCK``)."""
+    """Commit -> visible in ``read.monthly_balances`` at the target rate; and at a quarter of
+    it (``at_lower_rate``), with how many cores the machine had busy during each load."""
+    family = run.family("lag")
+    await _read_side_running(run, family)
+    measured = await _lag_at(run, api, run.profile.lag_rate, "lag")
+    await _read_side_idle(run)
+    lower = run.profile.lag_rate * LOWER_RATE_FRACTION
+    measured["at_lower_rate"] = await _lag_at(run, api, lower, "lag-lower")
+    return measured
+
+
+async def _lag_at(run: Run, api: Service, rate: float, prefix: str) -> dict[str, Any]:
+    """From the mutation's commit to the commit of the ``balances`` projection's transaction
+    that applied its event, both taken at commit by the database's clock (``COMMIT_CLOCK``),
+    for ``addExpense`` sent at ``rate`` (open loop)."""
     family = run.family("lag")
     profile = run.profile
     make = add_expense_requests(
-        "/graphql", [family.group_id], family.owner.token, f"lag-{run.stack.run_id}"
+        "/graphql", [family.group_id], family.owner.token, f"{prefix}-{run.stack.run_id}"
     )
-    await _read_side_running(run, family)
     await run.execute(COMMIT_CLOCK)
     try:
-        sent = await open_loop(
-            "127.0.0.1", api.port or 0, make, rate=profile.lag_rate, duration=profile.lag_seconds
-        )
+        with CpuUse() as cpu:
+            sent = await open_loop(
+                "127.0.0.1", api.port or 0, make, rate=rate, duration=profile.lag_seconds
+            )
         committed: set[uuid.UUID] = set()
         failures = 0
         for record in sent:
@@ -207,8 +226,11 @@ async def lag(run: Run, api: Service) -> dict[str, Any]:
     late = [(r.sent - r.due) * 1000 for r in sent]
     span = max(r.answered for r in sent) - min(r.sent for r in sent) if sent else 0
     return {
-        "target_rate_per_s": profile.lag_rate,
+        "target_rate_per_s": rate,
         "achieved_rate_per_s": round(len(sent) / span, 1) if span else None,
+        "busy_cores_while_sending": cpu.busy_cores,
+        "cores_by_process_while_sending": cpu.by_kind,
+        "cores": os.cpu_count(),
         "mutations": len(sent),
         "failed": failures,
         "not_applied_in_time": len(committed) - applied,

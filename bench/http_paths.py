@@ -30,6 +30,8 @@ from bench.stack import RssSampler, Service
 WRITE_TABLES = ("expenses", "expense_postings", "events_store", "events_outbox", "idempotency_keys")
 READ_PERIOD = ("2016-01-01", "2017-01-01")
 MB = 1_000_000
+#: The framework floor's route in the raw endpoint's process (``bench/floor_api.py``).
+FLOOR_PATH = "/floor/graphql"
 
 
 async def capture(run: Run) -> None:
@@ -144,14 +146,17 @@ async def write_and_read(run: Run) -> None:
     rows: dict[str, Any] = run.results.setdefault("rows_per_request", {})
     await _check_raw_statements(run)
     for workers in profile.workers:
-        for kind in ("app", "raw"):
+        for kind in ("app", "raw", "floor"):
             label = f"{kind}_w{workers}"
             if kind == "app":
                 service = await run.stack.serve(workers, name=f"api-w{workers}")
                 write_path, read_path, check = "/graphql", "/graphql", mutation_ok
-            else:
+            elif kind == "raw":
                 service = await run.stack.raw(run.script_path, workers)
                 write_path, read_path, check = "/raw/add-expense", "/raw/balances", raw_ok
+            else:  # bare Strawberry in the raw endpoint's process (bench/floor_api.py)
+                service = await run.stack.raw(run.script_path, workers)
+                write_path, read_path, check = FLOOR_PATH, FLOOR_PATH, mutation_ok
             try:
                 before = await _table_counts(run)
                 requests = 0
@@ -181,7 +186,7 @@ async def write_and_read(run: Run) -> None:
                     for table in WRITE_TABLES
                 }
                 if workers == 1:
-                    query_check: Check = query_ok if kind == "app" else raw_ok
+                    query_check: Check = raw_ok if kind == "raw" else query_ok
                     make_read = balances_requests(
                         read_path, reader.group_id, reader.owner.token, *READ_PERIOD
                     )
@@ -201,11 +206,12 @@ async def write_and_read(run: Run) -> None:
         table
         for workers in profile.workers
         for table in WRITE_TABLES
-        if rows[f"app_w{workers}"][table] != rows[f"raw_w{workers}"][table]
+        for other in ("raw", "floor")
+        if rows[f"app_w{workers}"][table] != rows[f"{other}_w{workers}"][table]
     ]
     run.results["rows_match"] = not mismatched
     if mismatched:
-        raise RuntimeError(f"the raw endpoint does not write what addExpense writes: {rows}")
+        raise RuntimeError(f"the baselines do not write what addExpense writes: {rows}")
 
 
 def _driver_internal(statement: str) -> bool:
@@ -241,6 +247,11 @@ async def _check_raw_statements(run: Run) -> None:
             if got != want:
                 raise RuntimeError(f"raw {name} sent other SQL than the app:\n{got}\n!=\n{want}")
         run.results["raw_statements_match"] = checks
+        floor_bodies = {
+            **bodies,
+            "add_expense": add_expense_body(writer.group_id, 6, f"floor-{run.stack.run_id}"),
+        }
+        run.results["floor_answers_match"] = await _check_floor(service, floor_bodies, expected)
     finally:
         run.stack.stop(service)
     app_balances = expected["balances"]["app_answer"]["balances"]
@@ -250,6 +261,22 @@ async def _check_raw_statements(run: Run) -> None:
     run.results["raw_read_equals_app"] = raw_paid == app_paid and app_paid > 0
     if raw_paid != app_paid:
         raise RuntimeError(f"raw balances paid {raw_paid} != app {app_paid}")
+
+
+async def _check_floor(
+    service: Service, bodies: dict[str, dict[str, Any]], expected: dict[str, Any]
+) -> dict[str, bool]:
+    """The bare Strawberry floor answers the balances the app answered, field for field, and
+    ``addExpense`` with a success of the same shape (the ids are this request's)."""
+    read = await _post_json(service, FLOOR_PATH, bodies["balances"])
+    if read != {"data": expected["balances"]["app_answer"]}:
+        raise RuntimeError(f"the floor's balances differ from the app's: {read}")
+    write = (await _post_json(service, FLOOR_PATH, bodies["add_expense"]))["data"]["addExpense"]
+    app = expected["add_expense"]["app_answer"]["addExpense"]
+    same_shape = {k: type(v) for k, v in write.items()} == {k: type(v) for k, v in app.items()}
+    if not same_shape or write["__typename"] != "MutationSuccess" or write["id"] == app["id"]:
+        raise RuntimeError(f"the floor's addExpense answer {write} is not like the app's {app}")
+    return {"balances": True, "add_expense": True}
 
 
 async def _post_json(service: Service, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ FastAPI), which the issue's targets compare the application with.
 * ``POST /raw/balances``: the ``balances`` query's SELECTs, on one connection;
 * ``POST /raw/trace/{name}``: the same, returning the SQL asyncpg actually sent (checked
   against the capture by the harness);
+* ``POST /floor/graphql``: the framework floor, bare Strawberry replaying the same scripts
+  (``bench/floor_api.py``);
 * ``POST /noop``: nothing, to measure the HTTP stack and the load generator.
 
 Run by the harness: ``uvicorn bench.raw_api:create_app --factory`` with ``BENCH_RAW_DSN`` and
@@ -20,15 +22,11 @@ Run by the harness: ``uvicorn bench.raw_api:create_app --factory`` with ``BENCH_
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import pickle
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,77 +34,24 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 
 from aequatio.api import server
-from bench.sqlscript import Capture, CompiledStatement, Substitution, compile_script
+from bench.floor_api import FloorContext, floor_endpoint
+from bench.script_runner import Script, load_scripts, request_values, run_script
 
 #: The application's pool per process: ``database_pool_size`` + ``database_max_overflow``.
 POOL_SIZE = 20
 JSON_TYPE = "application/json"
 
 
-@dataclass
-class Script:
-    transactions: list[list[CompiledStatement]]
-    substitution: Substitution | None
-    #: Run each captured transaction as one (writes), or statements on their own (reads).
-    transactional: bool
-
-
-def load_scripts(path: Path) -> dict[str, Script]:
-    if not path.is_file():
-        return {}
-    raw: dict[str, tuple[Capture, Substitution | None, bool]] = pickle.loads(  # noqa: S301 - the harness wrote it
-        path.read_bytes()
-    )
-    return {
-        name: Script(
-            compile_script(capture, substitution or Substitution()), substitution, transactional
-        )
-        for name, (capture, substitution, transactional) in raw.items()
-    }
-
-
 def _mapping(script: Script, body: dict[str, Any]) -> dict[Any, Any]:
     if script.substitution is None:
         return {}
     values = body["variables"]["input"]
-    return script.substitution.objects(
+    return request_values(
+        script,
         str(values["idempotencyKey"]),
         date.fromisoformat(values["incurredOn"]),
-        datetime.now(UTC),
-        _group(str(values["groupId"])),
+        values["groupId"],
     )
-
-
-def _group(global_id: str) -> uuid.UUID:
-    """The UUID in a group's global id (``base64url("Group:<uuid>")``)."""
-    decoded = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
-    return uuid.UUID(decoded.rsplit(":", 1)[1])
-
-
-async def _run(
-    connection: asyncpg.Connection, script: Script, mapping: dict[Any, Any]
-) -> list[list[dict[str, Any]]]:
-    results: list[list[dict[str, Any]]] = []
-
-    async def one(statement: CompiledStatement) -> None:
-        arguments = statement.arguments(mapping)
-        if statement.many:
-            await connection.executemany(statement.sql, arguments)
-        elif statement.returns_rows:
-            rows = await connection.fetch(statement.sql, *arguments)
-            results.append([dict(row) for row in rows])
-        else:
-            await connection.execute(statement.sql, *arguments)
-
-    for transaction in script.transactions:
-        if script.transactional:
-            async with connection.transaction():
-                for statement in transaction:
-                    await one(statement)
-        else:
-            for statement in transaction:
-                await one(statement)
-    return results
 
 
 def create_app() -> FastAPI:
@@ -137,7 +82,7 @@ def create_app() -> FastAPI:
             if trace:
                 connection.add_query_logger(record)
             try:
-                results = await _run(connection, script, mapping)
+                results = await run_script(connection, script, mapping)
             finally:
                 if trace:
                     connection.remove_query_logger(record)
@@ -145,6 +90,9 @@ def create_app() -> FastAPI:
         if trace:
             payload["statements"] = sent
         return Response(json.dumps(payload, default=str), media_type=JSON_TYPE)
+
+    floor = floor_endpoint(FloorContext(pool=lambda: state["pool"], scripts=scripts))
+    app.add_route("/floor/graphql", floor, methods=["POST"], include_in_schema=False)
 
     @app.get("/healthz")
     async def healthz() -> Response:
