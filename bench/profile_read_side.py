@@ -94,9 +94,14 @@ async def scratch(*, broker: bool) -> AsyncIterator[tuple[str, str]]:
             rabbitmqctl("delete_vhost", vhost)
 
 
-def start_py_spy(pid: int, output: Path, *, rate: int = 200) -> subprocess.Popen[bytes]:
+def start_py_spy(
+    pid: int, output: Path, *, rate: int = 200, blocking: bool = False
+) -> subprocess.Popen[bytes]:
+    """``blocking``: pause the process for each sample (whole stacks, at a cost in speed);
+    otherwise sample it running (cheap, but some stacks come out cut short)."""
     command = [str(PY_SPY), "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate)]
-    command += ["--nonblocking", "--output", str(output)]
+    command += [] if blocking else ["--nonblocking"]
+    command += ["--output", str(output)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
 
