@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -118,9 +118,12 @@ def succeeded(status: int, answer: bytes) -> bool:
     return status == 200 and b'"errors"' not in answer and b'"code"' not in answer
 
 
-async def drive(app: Any, token: str, body: Body, requests: int, concurrency: int) -> None:
-    """``requests`` requests, ``concurrency`` at a time, each of which must succeed."""
-    counter = itertools.count()
+async def drive(
+    app: Any, token: str, body: Body, requests: int, *, concurrency: int, counter: Iterator[int]
+) -> None:
+    """``requests`` requests, ``concurrency`` at a time, each of which must succeed; their
+    indexes come from ``counter``, shared by every pass so that no write is a replay of an
+    earlier pass's (its idempotency key is its index)."""
 
     async def lane(count: int) -> None:
         for _ in range(count):
@@ -172,17 +175,29 @@ async def main() -> None:
         await project(settings, token, bodies("read", group, today)(0))
         body = bodies(args.kind, group, today)
         app = create_app(settings)
+        counter = itertools.count()
         async with app.router.lifespan_context(app):
-            await drive(app, token, body, args.warmup, args.concurrency)
+            await drive(
+                app, token, body, args.warmup, concurrency=args.concurrency, counter=counter
+            )
             started, cpu = time.perf_counter(), time.process_time()
-            await drive(app, token, body, args.requests, args.concurrency)
+            await drive(
+                app, token, body, args.requests, concurrency=args.concurrency, counter=counter
+            )
             elapsed, used = time.perf_counter() - started, time.process_time() - cpu
             if args.py_spy:
                 # A second pass, sampled: py-spy pauses the process for each (whole) stack,
                 # which would count in the figures above.
                 spy = start_py_spy(os.getpid(), args.py_spy, rate=250, blocking=True)
                 try:
-                    await drive(app, token, body, args.requests, args.concurrency)
+                    await drive(
+                        app,
+                        token,
+                        body,
+                        args.requests,
+                        concurrency=args.concurrency,
+                        counter=counter,
+                    )
                 finally:
                     stop_py_spy(spy)
     result: dict[str, Any] = {

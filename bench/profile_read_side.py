@@ -258,10 +258,12 @@ async def lag_mode(args: argparse.Namespace) -> dict[str, Any]:
             fam = await family(app.bus, "Ann", "Ben", "Cai")
             await caught_up(database_url, "projection.activity")
             await asyncio.sleep(args.warmup)
-            spy = start_py_spy(worker.pid, args.py_spy) if args.py_spy else None
+            spy = start_py_spy(worker.pid, args.py_spy, blocking=True) if args.py_spy else None
+            cpu_before = _cpu_seconds(worker.pid)
             generated = await generate(app, fam, args.rate, args.seconds, args.tasks)
             consumers = [f"projection.{name}" for name in args.projections.split(",")]
             lags = await applied_lags(database_url, generated["committed"], consumers)
+            worker_cpu = _cpu_seconds(worker.pid) - cpu_before
             if spy is not None:
                 stop_py_spy(spy)
             async with httpx.AsyncClient() as client:
@@ -274,12 +276,19 @@ async def lag_mode(args: argparse.Namespace) -> dict[str, Any]:
         "offered_rate": args.rate,
         "achieved_rate": generated["achieved_rate"],
         "mutations": len(generated["committed"]),
+        # From the first mutation until every one was applied (or the wait gave up).
+        "worker_cpu_us_per_mutation": round(worker_cpu / max(len(generated["committed"]), 1) * 1e6),
         "applied_at_lag": lags,
         "worker_lag_histogram": {c: histogram_shares(metrics, c) for c in consumers},
     }
     if args.py_spy:
         result["profile"] = top_frames(args.py_spy, args.top)
     return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 # -- dispatcher ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic_core import to_json
 from strawberry import Schema
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
@@ -145,7 +146,7 @@ class GraphQLEndpoint:
             body["extensions"] = {"stale": True}
         status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
         return Response(
-            json.dumps(body, separators=(",", ":"), default=str),
+            to_json(body, fallback=str),
             status_code=status,
             media_type=media,
             headers={CORRELATION_HEADER: str(correlation_id)},

@@ -7,16 +7,25 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from pydantic_core import from_json
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from aequatio.persistence.driver import json_text
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        json_serializer=json_text,
+        json_deserializer=from_json,
+    )
     event.listen(engine.sync_engine, "checkout", _replace_closed_connection)
     return engine
 

@@ -17,6 +17,8 @@ eleven.
   ``OperationalError``, ... with the asyncpg error as ``orig``), so conflicts and transient
   failures are classified in one place; a connection lost on the way is invalidated, as
   SQLAlchemy does, so it never goes back to the pool.
+* **Same schema.** A connection given a ``schema_translate_map`` (a replay writing to its
+  rebuild schema) gets the statement compiled with that translation rendered in.
 """
 
 from __future__ import annotations
@@ -26,59 +28,110 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import from_json, to_json
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
-_DIALECT: Any = PGDialect_asyncpg(dbapi=PGDialect_asyncpg.import_dbapi())  # type: ignore[no-untyped-call]
+
+def json_text(value: Any) -> str:
+    """JSON text for a JSON(B) parameter, by pydantic-core: several times ``json.dumps``'s speed
+    (a JSON column's text is the one cost of a bound payload), and PostgreSQL parses either."""
+    return to_json(value).decode()
+
+
+_DIALECT: Any = PGDialect_asyncpg(  # type: ignore[no-untyped-call]
+    dbapi=PGDialect_asyncpg.import_dbapi(),  # type: ignore[no-untyped-call]
+    json_serializer=json_text,
+    json_deserializer=from_json,
+)
 
 Processor = Callable[[Any], Any]
+#: ``schema_translate_map`` as a hashable key: ``((from, to), ...)``, or ``None``.
+Translation = tuple[tuple[str | None, str | None], ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where the value of one ``$n`` comes from: the caller's parameter named ``key`` (or
+    ``name``), else the bound value the statement carries; then the type's bind processor."""
+
+    key: str
+    name: str
+    parameter: BindParameter[Any]
+    bind: Processor | None
+
+    def value(self, parameters: Mapping[str, Any]) -> Any:
+        if self.key in parameters:
+            value = parameters[self.key]
+        elif self.name in parameters:
+            value = parameters[self.name]
+        elif self.parameter.callable:
+            value = self.parameter.effective_value
+        else:
+            value = self.parameter.value
+        return value if self.bind is None else self.bind(value)
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    compiled: SQLCompiler
-    names: tuple[str, ...]
-    binds: tuple[Processor | None, ...]
+    slots: tuple[_Slot, ...]
     row: Any
     results: tuple[Processor | None, ...]
 
     def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
-        values = self.compiled.construct_params(parameters, _check=False)
-        return [
-            value if bind is None else bind(value)
-            for bind, value in zip(self.binds, (values[name] for name in self.names), strict=True)
-        ]
+        """The positional arguments, as ``construct_params`` then the bind processors would
+        make them, in one pass (the plan is made at compile time)."""
+        return [slot.value(parameters) for slot in self.slots]
 
 
 class DriverStatement:
-    """A Core statement compiled once (per set of inserted columns) for the asyncpg driver."""
+    """A Core statement compiled once (per set of inserted columns, per schema translation) for
+    the asyncpg driver."""
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: dict[frozenset[str] | None, _Compiled] = {}
+        self._compiled: dict[tuple[frozenset[str] | None, Translation], _Compiled] = {}
 
-    def compiled(self, columns: Iterable[str] | None = None) -> _Compiled:
-        key = frozenset(columns) if columns is not None else None
+    def compiled(
+        self, columns: Iterable[str] | None = None, translation: Translation = None
+    ) -> _Compiled:
+        key = (frozenset(columns) if columns is not None else None, translation)
         found = self._compiled.get(key)
         if found is None:
-            found = self._compiled[key] = _compile(self.statement, key)
+            found = self._compiled[key] = _compile(self.statement, *key)
         return found
 
 
-def _compile(statement: Executable, columns: frozenset[str] | None) -> _Compiled:
+def _compile(
+    statement: Executable, columns: frozenset[str] | None, translation: Translation
+) -> _Compiled:
     compiled = statement.compile(  # type: ignore[attr-defined]
-        dialect=_DIALECT, column_keys=sorted(columns) if columns is not None else None
+        dialect=_DIALECT,
+        column_keys=sorted(columns) if columns is not None else None,
+        schema_translate_map=dict(translation) if translation else None,
+        render_schema_translate=bool(translation),
     )
-    names = tuple(compiled.positiontup or ())
-    binds = tuple(compiled._bind_processors.get(name) for name in names)
+    if compiled.post_compile_params or getattr(compiled, "_collected_params", None):
+        # Expanding ``IN`` lists render per call; ``.params()`` values would be ignored here.
+        raise ValueError("a driver statement takes no expanding parameter, nor .params()")
+    escaped = compiled.escaped_bind_names or {}
+    by_name = {
+        escaped.get(name, name): (parameter, name)
+        for parameter, name in compiled.bind_names.items()
+    }
+    slots = []
+    for positional in compiled.positiontup or ():
+        parameter, name = by_name[positional]
+        bind = compiled._bind_processors.get(positional)
+        slots.append(_Slot(parameter.key, name, parameter, bind))
     entries = compiled._result_columns or []
     row = collections.namedtuple("Row", [entry.keyname for entry in entries]) if entries else None
     results = tuple(entry.type._cached_result_processor(_DIALECT, None) for entry in entries)
-    return _Compiled(compiled.string, compiled, names, binds, row, results)
+    return _Compiled(compiled.string, tuple(slots), row, results)
 
 
 class DriverSql:
@@ -96,17 +149,33 @@ class DriverSql:
     async def _driver(self) -> Any:
         adapted = self._adapted
         if adapted is None:
-            adapted = (await self._connection.get_raw_connection()).dbapi_connection
-            self._adapted = adapted
+            adapted = self._adapted = (await self._pooled()).dbapi_connection
         if adapted._transaction is None and self._connection.in_transaction():
             await adapted._start_transaction()
         return adapted._connection
+
+    async def _pooled(self) -> Any:
+        """The pooled connection under ``connection``: read straight off SQLAlchemy's
+        ``Connection`` while it holds one (no I/O then; ``get_raw_connection`` would hop
+        through a greenlet for it, a sixtieth of an ``addExpense``'s CPU as DriverSql is made
+        per repository call), else through SQLAlchemy, which reconnects an invalidated one."""
+        sync = self._connection.sync_connection
+        if sync is not None and not sync.closed and not sync.invalidated:
+            return sync.connection
+        return await self._connection.get_raw_connection()
+
+    def _translation(self) -> Translation:
+        """The connection's ``schema_translate_map`` (a replay's rebuild schema for ``read``),
+        which the statements follow as SQLAlchemy's own execution would."""
+        sync = self._connection.sync_connection
+        mapping = sync.get_execution_options().get("schema_translate_map") if sync else None
+        return tuple(sorted(mapping.items(), key=repr)) if mapping else None
 
     async def rows(
         self, statement: DriverStatement, parameters: Mapping[str, Any] | None = None
     ) -> list[Any]:
         """The rows ``statement`` returns, as named tuples (``row.column``)."""
-        compiled = statement.compiled()
+        compiled = statement.compiled(None, self._translation())
         arguments = compiled.arguments(parameters or {})
         records = await self._run(
             compiled, arguments, lambda driver: driver.fetch(compiled.sql, *arguments)
@@ -132,7 +201,9 @@ class DriverSql:
         self, statement: DriverStatement, parameters: Mapping[str, Any] | None = None
     ) -> int:
         """Run ``statement``; the number of rows it touched."""
-        compiled = statement.compiled(parameters.keys() if parameters else None)
+        compiled = statement.compiled(
+            parameters.keys() if parameters else None, self._translation()
+        )
         arguments = compiled.arguments(parameters or {})
         status = await self._run(
             compiled, arguments, lambda driver: driver.execute(compiled.sql, *arguments)
@@ -145,7 +216,7 @@ class DriverSql:
         """Run ``statement`` once per row, in one round trip."""
         if not rows:
             return
-        compiled = statement.compiled(rows[0].keys())
+        compiled = statement.compiled(rows[0].keys(), self._translation())
         arguments = [compiled.arguments(row) for row in rows]
         await self._run(
             compiled,

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.domain.errors import InvalidInput
@@ -32,6 +32,7 @@ from aequatio.events.splitting import (
     SplitInvoiceRequested,
     SplitRequested,
 )
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
 from aequatio.projections.common import upsert_many
@@ -90,34 +91,38 @@ class Activity(Projection):
                     "details": entry.details,
                 }
             )
-        await connection.execute(_ENTER, entries)
+        await DriverSql(connection).execute_many(_ENTER, entries)
 
 
-_ENTER = upsert_many(
-    activity,
-    (
-        "event_id",
-        "position",
-        "group_id",
-        "occurred_at",
-        "actor",
-        "actor_user_id",
-        "event_type",
-        "aggregate_type",
-        "aggregate_id",
-        "summary",
-        "details",
-    ),
-    ("event_id",),
+_ENTER = DriverStatement(
+    upsert_many(
+        activity,
+        (
+            "event_id",
+            "position",
+            "group_id",
+            "occurred_at",
+            "actor",
+            "actor_user_id",
+            "event_type",
+            "aggregate_type",
+            "aggregate_id",
+            "summary",
+            "details",
+        ),
+        ("event_id",),
+    )
 )
-_POSITIONS = select(events_store.c.event_id, events_store.c.position).where(
-    events_store.c.event_id.in_(bindparam("event_ids", expanding=True))
+_POSITIONS = DriverStatement(
+    select(events_store.c.event_id, events_store.c.position).where(
+        events_store.c.event_id == any_(bindparam("event_ids", type_=ARRAY(Uuid)))
+    )
 )
 
 
 async def _positions(connection: AsyncConnection, event_ids: list[UUID]) -> dict[UUID, int]:
     """The events' global positions: the timeline's order, whatever the delivery order."""
-    rows = await connection.execute(_POSITIONS, {"event_ids": event_ids})
+    rows = await DriverSql(connection).rows(_POSITIONS, {"event_ids": event_ids})
     return {row.event_id: int(row.position) for row in rows}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import ARRAY, Text, Uuid, bindparam, cast, delete, func, select
+from sqlalchemy import ARRAY, Text, Uuid, any_, bindparam, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,6 +26,7 @@ from aequatio.events.base import EventPayload
 from aequatio.events.common import PostingData
 from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.projections.base import Projection
 from aequatio.projections.common import amended_state, determined, uuid_order
 from aequatio.projections.tables import balance_postings, monthly_balances
@@ -116,7 +117,7 @@ async def _rebook(connection: AsyncConnection, rebookings: Sequence[Rebooking]) 
     ]
     booked: dict[UUID, tuple[UUID, list[PostingData]]] = {
         row.expense_id: (row.group_id, _posting_list.validate_json(row.postings))
-        for row in await connection.execute(_BOOKED, {"expense_ids": expense_ids})
+        for row in await DriverSql(connection).rows(_BOOKED, {"expense_ids": expense_ids})
     }
     moves: dict[BalanceKey, list[int]] = {}
     rebooked: dict[UUID, tuple[UUID, list[PostingData]]] = {}
@@ -134,7 +135,7 @@ async def _rebook(connection: AsyncConnection, rebookings: Sequence[Rebooking]) 
     )
     if rebooked:
         ordered = sorted(rebooked.items(), key=uuid_order)
-        await connection.execute(
+        await DriverSql(connection).execute(
             _BOOK,
             {
                 "expense_ids": [expense_id for expense_id, _ in ordered],
@@ -146,11 +147,13 @@ async def _rebook(connection: AsyncConnection, rebookings: Sequence[Rebooking]) 
         )
 
 
-_BOOKED = select(
-    balance_postings.c.expense_id,
-    balance_postings.c.group_id,
-    cast(balance_postings.c.postings, Text).label("postings"),
-).where(balance_postings.c.expense_id.in_(bindparam("expense_ids", expanding=True)))
+_BOOKED = DriverStatement(
+    select(
+        balance_postings.c.expense_id,
+        balance_postings.c.group_id,
+        cast(balance_postings.c.postings, Text).label("postings"),
+    ).where(balance_postings.c.expense_id == any_(bindparam("expense_ids", type_=ARRAY(Uuid))))
+)
 
 _book = pg_insert(balance_postings).from_select(
     ["expense_id", "group_id", "postings"],
@@ -161,9 +164,11 @@ _book = pg_insert(balance_postings).from_select(
     ),
 )
 #: Every expense's new postings, in one statement (expense ids are distinct: one row each).
-_BOOK = _book.on_conflict_do_update(
-    index_elements=["expense_id"],
-    set_={"group_id": _book.excluded.group_id, "postings": _book.excluded.postings},
+_BOOK = DriverStatement(
+    _book.on_conflict_do_update(
+        index_elements=["expense_id"],
+        set_={"group_id": _book.excluded.group_id, "postings": _book.excluded.postings},
+    )
 )
 
 
@@ -178,17 +183,21 @@ _moved = pg_insert(monthly_balances).from_select(
     select(*(_column(name) for name in (*_KEY, "paid_cents", "owed_cents", "net_cents"))),
 )
 #: Every balance the batch moves, in one statement: inserted, or incremented in place.
-_MOVE = _moved.on_conflict_do_update(
-    index_elements=list(_KEY),
-    set_={
-        name: monthly_balances.c[name] + _moved.excluded[name]
-        for name in ("paid_cents", "owed_cents", "net_cents")
-    },
-).returning(*(monthly_balances.c[name] for name in (*_KEY, "paid_cents", "owed_cents")))
-_SETTLED = delete(monthly_balances).where(
-    *(monthly_balances.c[name] == bindparam(name) for name in _KEY),
-    monthly_balances.c.paid_cents == 0,
-    monthly_balances.c.owed_cents == 0,
+_MOVE = DriverStatement(
+    _moved.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={
+            name: monthly_balances.c[name] + _moved.excluded[name]
+            for name in ("paid_cents", "owed_cents", "net_cents")
+        },
+    ).returning(*(monthly_balances.c[name] for name in (*_KEY, "paid_cents", "owed_cents")))
+)
+_SETTLED = DriverStatement(
+    delete(monthly_balances).where(
+        *(monthly_balances.c[name] == bindparam(name) for name in _KEY),
+        monthly_balances.c.paid_cents == 0,
+        monthly_balances.c.owed_cents == 0,
+    )
 )
 
 
@@ -200,7 +209,8 @@ async def _add(connection: AsyncConnection, moves: dict[BalanceKey, tuple[int, i
     if not moves:
         return
     keys = sorted(moves)
-    rows = await connection.execute(
+    sql = DriverSql(connection)
+    rows = await sql.rows(
         _MOVE,
         {
             "group_ids": [UUID(int=key[0]) for key in keys],
@@ -218,4 +228,4 @@ async def _add(connection: AsyncConnection, moves: dict[BalanceKey, tuple[int, i
         if row.paid_cents == 0 and row.owed_cents == 0
     ]
     if settled:
-        await connection.execute(_SETTLED, settled)
+        await sql.execute_many(_SETTLED, settled)

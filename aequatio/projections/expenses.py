@@ -17,6 +17,7 @@ from aequatio.events.base import EventPayload
 from aequatio.events.common import PostingData
 from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.projections.base import Projection
 from aequatio.projections.common import (
     amended_state,
@@ -83,13 +84,13 @@ _CREATED_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_INSERT = upsert_many(expenses, _CREATED_COLUMNS, ("expense_id",))
+_INSERT = DriverStatement(upsert_many(expenses, _CREATED_COLUMNS, ("expense_id",)))
 
 
 async def _insert(connection: AsyncConnection, created: list[dict[str, Any]]) -> None:
     """Write the new expenses gathered so far, and forget them."""
     if created:
-        await connection.execute(_INSERT, list(created))
+        await DriverSql(connection).execute_many(_INSERT, created)
         created.clear()
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +22,7 @@ from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.expenses import ExpenseAmended, ExpenseCreated, ExpenseDeleted
 from aequatio.events.groups import GroupCreated, GroupMemberData, MemberAdded, MemberRemoved
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.projections.base import Projection
 from aequatio.projections.common import amended_state, upsert, upsert_many
 from aequatio.projections.tables import group_expense_amounts, group_members, group_totals, groups
@@ -158,8 +159,12 @@ async def _refresh_member_count(connection: AsyncConnection, group_id: UUID) -> 
 # -- totals -----------------------------------------------------------------------------------
 
 #: What each expense contributes, remembered for its next change (one row or a batch's rows).
-_REMEMBER = upsert_many(
-    group_expense_amounts, ("expense_id", "group_id", "currency", "amount_cents"), ("expense_id",)
+_REMEMBER = DriverStatement(
+    upsert_many(
+        group_expense_amounts,
+        ("expense_id", "group_id", "currency", "amount_cents"),
+        ("expense_id",),
+    )
 )
 
 
@@ -215,7 +220,7 @@ async def _recount(
             delete(group_expense_amounts).where(group_expense_amounts.c.expense_id == expense_id)
         )
     else:
-        await connection.execute(
+        await DriverSql(connection).execute(
             _REMEMBER,
             {
                 "expense_id": expense_id,
@@ -236,7 +241,7 @@ async def _count_new(connection: AsyncConnection, created: dict[UUID, Counted]) 
         totals[(counted.group_id, counted.currency)][1] += 1
     for (group_id, currency), (amount, count) in sorted(totals.items()):
         await _add_to_total(connection, group_id, currency, amount, count)
-    await connection.execute(
+    await DriverSql(connection).execute_many(
         _REMEMBER,
         [
             {
@@ -251,28 +256,41 @@ async def _count_new(connection: AsyncConnection, created: dict[UUID, Counted]) 
     created.clear()
 
 
+_added = pg_insert(group_totals).values(
+    group_id=bindparam("group_id"),
+    currency=bindparam("currency"),
+    total_cents=bindparam("amount"),
+    expense_count=bindparam("count"),
+)
+#: One total moved (inserted, or incremented in place), returning the expense count it is at.
+_ADD_TO_TOTAL = DriverStatement(
+    _added.on_conflict_do_update(
+        index_elements=["group_id", "currency"],
+        set_={
+            "total_cents": group_totals.c.total_cents + _added.excluded.total_cents,
+            "expense_count": group_totals.c.expense_count + _added.excluded.expense_count,
+        },
+    ).returning(group_totals.c.expense_count)
+)
+_DROP_EMPTY_TOTAL = DriverStatement(
+    delete(group_totals).where(
+        group_totals.c.group_id == bindparam("group_id"),
+        group_totals.c.currency == bindparam("currency"),
+        group_totals.c.expense_count == 0,
+    )
+)
+
+
 async def _add_to_total(
     connection: AsyncConnection, group_id: UUID, currency: str, amount: int, count: int
 ) -> None:
-    """Increment one total; a currency the group no longer has any expense in disappears."""
-    statement = pg_insert(group_totals).values(
-        group_id=group_id, currency=currency, total_cents=amount, expense_count=count
-    )
-    await connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["group_id", "currency"],
-            set_={
-                "total_cents": group_totals.c.total_cents + statement.excluded.total_cents,
-                "expense_count": group_totals.c.expense_count + statement.excluded.expense_count,
-            },
-        )
-    )
-    await connection.execute(
-        delete(group_totals).where(
-            and_(
-                group_totals.c.group_id == group_id,
-                group_totals.c.currency == currency,
-                group_totals.c.expense_count == 0,
-            )
-        )
-    )
+    """Increment one total; a currency the group no longer has any expense in disappears.
+
+    Statements built once: building and compiling them per event (two per expense) was about
+    a tenth of the projections worker's CPU; the delete runs only when the count reached zero.
+    """
+    sql = DriverSql(connection)
+    key = {"group_id": group_id, "currency": currency}
+    moved = await sql.first(_ADD_TO_TOTAL, {**key, "amount": amount, "count": count})
+    if moved is not None and moved.expense_count == 0:
+        await sql.execute(_DROP_EMPTY_TOTAL, key)

@@ -23,6 +23,7 @@ from aequatio.events.base import EventPayload
 from aequatio.events.envelope import Envelope
 from aequatio.events.registry import EventRegistry
 from aequatio.observability.tracing import TRACER, span
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.event_store import envelope_of
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
@@ -60,7 +61,7 @@ def each(effect: Effect) -> BatchEffect:
     return apply
 
 
-_SHARED_LOCK = select(func.pg_advisory_xact_lock_shared(bindparam("key")))
+_SHARED_LOCK = DriverStatement(select(func.pg_advisory_xact_lock_shared(bindparam("key"))))
 _MISSING = (
     select(events_store)
     .where(
@@ -285,7 +286,7 @@ class ProjectionHandler:
 
     async def _apply(self, envelopes: Sequence[Envelope]) -> list[bool]:
         async with self._engine.begin() as connection:
-            await connection.execute(_SHARED_LOCK, {"key": self._lock_key})
+            await DriverSql(connection).rows(_SHARED_LOCK, {"key": self._lock_key})
             return await apply_all(
                 connection,
                 self._projection.consumer,

@@ -14,9 +14,8 @@ events). For a batch of events:
 
 One statement each, whatever the batch size: the per-event version took five round trips (the
 position, the tracking row, the stream row, its lock, its update), about 40% of a projection's
-applying time in the profile. The SQL is plain text built once per target schema, because a
-replay points the connection at its rebuild schema (``schema_translate_map``), which only Core
-statements would follow by themselves.
+applying time in the profile. The SQL is plain text built once per target schema (a replay
+points the connection at its rebuild schema), sent straight to the driver (``DriverSql``).
 """
 
 from __future__ import annotations
@@ -24,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import BigInteger, Boolean, Integer, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aequatio.events.envelope import Envelope
+from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.projections.common import uuid_order
 from aequatio.projections.tables import READ_SCHEMA
 
@@ -85,8 +86,10 @@ class Tracked:
 
 
 @cache
-def _statement(template: str, schema: str) -> TextClause:
-    return text(template.format(schema=f'"{schema}"'))
+def _statement(template: str, schema: str, **columns: Any) -> DriverStatement:
+    """``template`` for the tracking tables in ``schema``, returning ``columns`` (name: type)."""
+    clause = text(template.format(schema=f'"{schema}"'))
+    return DriverStatement(clause.columns(**columns) if columns else clause)
 
 
 def target_schema(connection: AsyncConnection) -> str:
@@ -108,8 +111,10 @@ async def track(
     ``envelopes`` hold distinct events. ``positions`` (when the caller read the events from the
     store) spares the look-up; an event without a position there is looked up.
     """
-    rows = await connection.execute(
-        _statement(_TRACK, target_schema(connection)),
+    rows = await DriverSql(connection).rows(
+        _statement(
+            _TRACK, target_schema(connection), position=BigInteger, fresh=Boolean, applied=Integer
+        ),
         {
             "consumer": consumer,
             "event_ids": [envelope.event_id for envelope in envelopes],
@@ -127,7 +132,7 @@ async def advance(connection: AsyncConnection, consumer: str, versions: dict[UUI
     if not versions:
         return
     ordered = sorted(versions.items(), key=uuid_order)
-    await connection.execute(
+    await DriverSql(connection).execute(
         _statement(_ADVANCE, target_schema(connection)),
         {
             "consumer": consumer,

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import bindparam, event, func, select, text
+from sqlalchemy import Text, bindparam, event, func, insert, literal_column, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -18,6 +18,7 @@ from aequatio.persistence.driver import DriverSql, DriverStatement
 from aequatio.persistence.errors import is_transient
 from aequatio.persistence.idempotency import _REMEMBER, _STORED
 from aequatio.persistence.tables import idempotency_keys
+from aequatio.projections.tables import group_totals
 
 RESULT = {"aggregate_id": str(uuid4()), "event_ids": [str(uuid4())], "nested": {"n": [1, 2]}}
 _COUNT = DriverStatement(
@@ -177,3 +178,68 @@ async def test_sqlalchemy_statement_listeners_see_driver_statements(engine: Asyn
     assert mine[0][2] == (subject,)
     inserted: Any = mine[2][2]
     assert [params[:2] for params in inserted] == [(subject, "a"), (subject, "b")]
+
+
+async def test_a_schema_translate_map_sends_the_statement_to_the_translated_schema(
+    engine: AsyncEngine,
+) -> None:
+    """What a replay relies on: its projections write to the rebuild schema, not to ``read``."""
+    schema = f"drv_{uuid4().hex[:8]}"
+    group_id = uuid4()
+    insert_total = DriverStatement(insert(group_totals))
+    count = DriverStatement(
+        select(func.count()).where(group_totals.c.group_id == bindparam("group_id"))
+    )
+    async with engine.connect() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await connection.execute(
+            text(f'CREATE TABLE "{schema}".group_totals (LIKE read.group_totals)')
+        )
+        await connection.execution_options(schema_translate_map={"read": schema})
+        sql = DriverSql(connection)
+        row = {"group_id": group_id, "currency": "EUR", "total_cents": 5, "expense_count": 1}
+        await sql.execute(insert_total, row)
+        translated = await sql.first(count, {"group_id": group_id})
+        await connection.execution_options(schema_translate_map=None)
+        live = await sql.first(count, {"group_id": group_id})
+        copied = await connection.scalar(
+            text(f'SELECT count(*) FROM "{schema}".group_totals WHERE group_id = :g'),  # noqa: S608 - our schema
+            {"g": group_id},
+        )
+        await connection.rollback()
+    assert translated is not None
+    assert translated[0] == 1
+    assert live is not None
+    assert live[0] == 0
+    assert copied == 1
+
+
+async def test_values_the_statement_carries_are_sent_unless_the_caller_gives_them(
+    engine: AsyncEngine,
+) -> None:
+    """Literals compiled into a statement (``!= 'x'``) and a parameter's default value are
+    bound as SQLAlchemy would bind them; a value the caller passes wins over the default."""
+    statement = DriverStatement(
+        select(
+            bindparam("greeting", "hello", type_=Text).label("greeting"),
+            (literal_column("'a'", Text) != "x").label("differs"),
+        )
+    )
+    async with begun(engine) as (connection, sql):
+        defaulted = await sql.first(statement)
+        given = await sql.first(statement, {"greeting": "bonjour"})
+        await connection.rollback()
+    assert defaulted is not None
+    assert tuple(defaulted) == ("hello", True)
+    assert given is not None
+    assert tuple(given) == ("bonjour", True)
+
+
+def test_an_expanding_parameter_is_refused_when_the_statement_is_compiled() -> None:
+    statement = DriverStatement(
+        select(group_totals.c.group_id).where(
+            group_totals.c.currency.in_(bindparam("currencies", expanding=True))
+        )
+    )
+    with pytest.raises(ValueError, match="expanding"):
+        statement.compiled()
