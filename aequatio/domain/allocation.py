@@ -30,8 +30,12 @@ def allocate(total: int, weights: Mapping[K, int], *, seed: str) -> dict[K, int]
     weight_sum = sum(weights.values())
     if weight_sum <= 0:
         raise ValueError("weights must sum to more than zero")
+    # Each quota is ``total * weight / weight_sum``: its floor and its remainder over the one
+    # common denominator, in integers (the same order as the fractions, without ``Fraction``).
+    parts = {key: divmod(total * weight, weight_sum) for key, weight in weights.items()}
     return _largest_remainder(
-        {key: Fraction(total * weight, weight_sum) for key, weight in weights.items()},
+        {key: floor for key, (floor, _) in parts.items()},
+        {key: remainder for key, (_, remainder) in parts.items()},
         total,
         seed=seed,
     )
@@ -44,27 +48,32 @@ def allocate_exact(quotas: Mapping[K, Fraction], target: int, *, seed: str) -> d
     floor or the ceiling of its quota. Used to convert balances between currencies without
     creating or losing a minor unit.
     """
-    return _largest_remainder(dict(quotas), target, seed=seed)
+    floors = {key: quota.numerator // quota.denominator for key, quota in quotas.items()}
+    return _largest_remainder(
+        floors, {key: quota - floors[key] for key, quota in quotas.items()}, target, seed=seed
+    )
 
 
-def _largest_remainder(quotas: dict[K, Fraction], target: int, *, seed: str) -> dict[K, int]:
-    if not quotas:
+def _largest_remainder(
+    floors: dict[K, int], remainders: Mapping[K, int | Fraction], target: int, *, seed: str
+) -> dict[K, int]:
+    """``floors`` raised by one, largest ``remainders`` first, until they sum to ``target``."""
+    if not floors:
         if target != 0:
             raise ValueError("cannot allocate a non-zero total to nobody")
         return {}
-    floors = {key: quota.numerator // quota.denominator for key, quota in quotas.items()}
     leftover = target - sum(floors.values())
     # Only a quota with a fractional part can be rounded up; a whole quota is its own ceiling.
-    fractional = sum(1 for quota in quotas.values() if quota.denominator != 1)
+    fractional = sum(1 for remainder in remainders.values() if remainder)
     if not 0 <= leftover <= fractional:
         raise ValueError("target is not reachable by rounding the quotas")
     # Stable key order (by text form) makes the rotation independent of input order.
-    ordered = sorted(quotas, key=str)
+    ordered = sorted(floors, key=str)
     start = _rotation(seed, len(ordered))
     rotated = ordered[start:] + ordered[:start]
     position = {key: index for index, key in enumerate(rotated)}
-    by_remainder = sorted(rotated, key=lambda key: (-(quotas[key] - floors[key]), position[key]))
+    by_remainder = sorted(rotated, key=lambda key: (-remainders[key], position[key]))
     shares = dict(floors)
     for key in by_remainder[:leftover]:
         shares[key] += 1
-    return {key: shares[key] for key in quotas}
+    return shares

@@ -281,3 +281,13 @@ def test_allocate_is_allocate_exact_of_the_proportional_quotas(
     quotas = {member: exact_quota(total, weights, member) for member in weights}
 
     assert allocate(total, weights, seed=seed) == allocate_exact(quotas, total, seed=seed)
+
+
+@given(totals, weights_maps, seeds)
+def test_integer_allocation_rounds_exactly_as_the_rational_quotas_do(
+    total: int, weights: dict[UUID, int], seed: str
+) -> None:
+    """``allocate`` works in integer floors and remainders; rounding the exact fractions
+    (``allocate_exact``) must give every member the very same share."""
+    exact = {member: exact_quota(total, weights, member) for member in weights}
+    assert allocate(total, weights, seed=seed) == allocate_exact(exact, total, seed=seed)
