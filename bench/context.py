@@ -43,6 +43,9 @@ class Profile:
     write_groups: int
     #: A replay still running after this many seconds is stopped (its rate so far reported).
     replay_cap: float
+    #: Each HTTP load point is measured this many times on each server, in turn; the median
+    #: window is reported (``bench/http_paths.py: write_and_read``).
+    rounds: int
 
 
 FULL = Profile(
@@ -66,6 +69,7 @@ FULL = Profile(
     read_expenses=120,
     write_groups=16,
     replay_cap=600.0,
+    rounds=3,
 )
 
 QUICK = Profile(
@@ -89,6 +93,7 @@ QUICK = Profile(
     read_expenses=24,
     write_groups=16,
     replay_cap=120.0,
+    rounds=2,
 )
 
 

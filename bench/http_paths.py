@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -134,8 +135,85 @@ def _wrk(service: Service, duration: float) -> dict[str, Any] | None:
     return {"tool": "wrk -t1 -c64", "throughput_rps": throughput, "output": done.stdout[-800:]}
 
 
+#: The three servers each load point is measured on, in this order in the first round.
+KINDS = ("app", "raw", "floor")
+
+
+@dataclass
+class _Server:
+    """One of the three servers of a worker count, up for all its load points."""
+
+    kind: str
+    label: str
+    service: Service
+    write_path: str
+    read_path: str
+    check: Check
+    read_check: Check
+    sampler: RssSampler
+    #: Rows written by its ``addExpense`` windows, per table, and the requests that wrote them.
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WRITE_TABLES, 0))
+    requests: int = 0
+
+
+async def _servers(run: Run, workers: int) -> dict[str, _Server]:
+    """The app, and the raw endpoint's process, which serves the floor too
+    (``bench/floor_api.py``): two pools of the app's size, not three (with two workers each,
+    three would pass PostgreSQL's 100 connections). Their RSS is sampled throughout."""
+    app = await run.stack.serve(workers, name=f"api-w{workers}")
+    app_rss = RssSampler(app).__enter__()
+    raw = await run.stack.raw(run.script_path, workers)
+    raw_rss = RssSampler(raw).__enter__()
+    return {
+        "app": _Server(
+            "app", f"app_w{workers}", app, "/graphql", "/graphql", mutation_ok, query_ok, app_rss
+        ),
+        "raw": _Server(
+            "raw",
+            f"raw_w{workers}",
+            raw,
+            "/raw/add-expense",
+            "/raw/balances",
+            raw_ok,
+            raw_ok,
+            raw_rss,
+        ),
+        "floor": _Server(
+            "floor",
+            f"floor_w{workers}",
+            raw,
+            FLOOR_PATH,
+            FLOOR_PATH,
+            mutation_ok,
+            query_ok,
+            raw_rss,
+        ),
+    }
+
+
+def in_turn(round_: int) -> tuple[str, ...]:
+    """The kinds in the order round ``round_`` measures them: each goes first once in three
+    rounds, so none is always measured right after another's load."""
+    shift = round_ % len(KINDS)
+    return KINDS[shift:] + KINDS[:shift]
+
+
+def median_window(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The window of median throughput (the lower middle of an even count), whole: its
+    latencies and CPU are the ones measured with that throughput. Every round's throughput
+    is kept beside it (``rounds_rps``)."""
+    ordered = sorted(windows, key=lambda window: window["throughput_rps"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["rounds_rps"] = [window["throughput_rps"] for window in windows]
+    return chosen
+
+
 async def write_and_read(run: Run) -> None:
-    """``addExpense`` and ``balances`` on the app and on the raw endpoint, per worker count."""
+    """``addExpense`` and ``balances`` on the app, the raw endpoint and the floor, per worker
+    count: the three servers up together, each load point measured on each in turn, in
+    ``profile.rounds`` rounds, and the median window of each kept. Measured one server after
+    the other instead, a ratio took the machine's drift over minutes for a difference between
+    them (one worker's write ratio read 0.49 and 0.66 in two runs of the same code)."""
     profile = run.profile
     writer = run.family("write")
     reader = run.family("read")
@@ -146,62 +224,53 @@ async def write_and_read(run: Run) -> None:
     rows: dict[str, Any] = run.results.setdefault("rows_per_request", {})
     await _check_raw_statements(run)
     for workers in profile.workers:
-        for kind in ("app", "raw", "floor"):
-            label = f"{kind}_w{workers}"
-            if kind == "app":
-                service = await run.stack.serve(workers, name=f"api-w{workers}")
-                write_path, read_path, check = "/graphql", "/graphql", mutation_ok
-            elif kind == "raw":
-                service = await run.stack.raw(run.script_path, workers)
-                write_path, read_path, check = "/raw/add-expense", "/raw/balances", raw_ok
-            else:  # bare Strawberry in the raw endpoint's process (bench/floor_api.py)
-                service = await run.stack.raw(run.script_path, workers)
-                write_path, read_path, check = FLOOR_PATH, FLOOR_PATH, mutation_ok
-            try:
-                before = await _table_counts(run)
-                requests = 0
-                recording = record(run, service, f"{label}_write")
-                with RssSampler(service) as sampler:
-                    for concurrency in profile.concurrencies:
+        servers: dict[str, _Server] = {}
+        recording = None
+        try:
+            servers = await _servers(run, workers)
+            recording = record(run, servers["app"].service, f"app_w{workers}_write")
+            windows: dict[str, list[dict[str, Any]]] = {}
+            for round_ in range(profile.rounds):
+                for concurrency in profile.concurrencies:
+                    for kind in in_turn(round_):
+                        server = servers[kind]
                         make = add_expense_requests(
-                            write_path,
+                            server.write_path,
                             run.write_groups,
                             writer.owner.token,
-                            f"{label}-c{concurrency}-{run.stack.run_id}",
+                            f"{server.label}-r{round_}-c{concurrency}-{run.stack.run_id}",
                         )
-                        point = await _load(run, service, make, concurrency, check)
-                        requests += point["ok_total"]
-                        write[f"{label}_c{concurrency}"] = point
+                        before = await _table_counts(run)
+                        point = await _load(run, server.service, make, concurrency, server.check)
+                        after = await _table_counts(run)
+                        server.requests += point["ok_total"]
+                        for table in WRITE_TABLES:
+                            server.rows[table] += after[table] - before[table]
+                        windows.setdefault(f"{server.label}_c{concurrency}", []).append(point)
                         run.log(
-                            f"  write {label} c={concurrency}: {point['throughput_rps']:.0f}/s "
-                            f"p50 {point['p50_ms']} ms p99 {point['p99_ms']} ms"
+                            f"  write {server.label} c={concurrency} round {round_ + 1}: "
+                            f"{point['throughput_rps']:.0f}/s p50 {point['p50_ms']} ms "
+                            f"p99 {point['p99_ms']} ms"
                         )
-                rss[label] = {
-                    "max_total_mb": round(sampler.max_total / MB, 1),
-                    "max_process_mb": round(sampler.max_single / MB, 1),
+            for key, measured in windows.items():
+                write[key] = median_window(measured)
+            for server in servers.values():
+                rss[server.label] = {
+                    "max_total_mb": round(server.sampler.max_total / MB, 1),
+                    "max_process_mb": round(server.sampler.max_single / MB, 1),
                 }
-                after = await _table_counts(run)
-                rows[label] = {
-                    table: round((after[table] - before[table]) / requests, 3)
-                    for table in WRITE_TABLES
+                rows[server.label] = {
+                    table: round(server.rows[table] / server.requests, 3) for table in WRITE_TABLES
                 }
-                if workers == 1:
-                    query_check: Check = raw_ok if kind == "raw" else query_ok
-                    make_read = balances_requests(
-                        read_path, reader.group_id, reader.owner.token, *READ_PERIOD
-                    )
-                    stop_recording(run, recording)
-                    recording = record(run, service, f"{label}_read")
-                    for concurrency in profile.read_concurrencies:
-                        point = await _load(run, service, make_read, concurrency, query_check)
-                        read[f"{kind}_c{concurrency}"] = point
-                        run.log(
-                            f"  read {kind} c={concurrency}: {point['throughput_rps']:.0f}/s "
-                            f"p50 {point['p50_ms']} ms p99 {point['p99_ms']} ms"
-                        )
-            finally:
+            if workers == 1:
                 stop_recording(run, recording)
-                run.stack.stop(service)
+                recording = record(run, servers["app"].service, "app_w1_read")
+                await _read_rounds(run, servers, reader, read)
+        finally:
+            stop_recording(run, recording)
+            for server in servers.values():
+                server.sampler.__exit__()
+                run.stack.stop(server.service)
     mismatched = [
         table
         for workers in profile.workers
@@ -212,6 +281,29 @@ async def write_and_read(run: Run) -> None:
     run.results["rows_match"] = not mismatched
     if mismatched:
         raise RuntimeError(f"the baselines do not write what addExpense writes: {rows}")
+
+
+async def _read_rounds(
+    run: Run, servers: dict[str, _Server], reader: Any, read: dict[str, Any]
+) -> None:
+    """``balances`` on the three servers in turn, in rounds, as the writes are measured."""
+    windows: dict[str, list[dict[str, Any]]] = {}
+    for round_ in range(run.profile.rounds):
+        for concurrency in run.profile.read_concurrencies:
+            for kind in in_turn(round_):
+                server = servers[kind]
+                make = balances_requests(
+                    server.read_path, reader.group_id, reader.owner.token, *READ_PERIOD
+                )
+                point = await _load(run, server.service, make, concurrency, server.read_check)
+                windows.setdefault(f"{kind}_c{concurrency}", []).append(point)
+                run.log(
+                    f"  read {kind} c={concurrency} round {round_ + 1}: "
+                    f"{point['throughput_rps']:.0f}/s p50 {point['p50_ms']} ms "
+                    f"p99 {point['p99_ms']} ms"
+                )
+    for key, measured in windows.items():
+        read[key] = median_window(measured)
 
 
 def _driver_internal(statement: str) -> bool:

@@ -574,6 +574,12 @@ def _method(results: dict[str, Any]) -> list[str]:
         "the app and the baseline. Both run on the same uvicorn runner "
         "(`aequatio.api.server`: with `--workers 2` the shared listening socket has "
         "TCP_NODELAY, as accepted connections inherit it).",
+        f"- **In turn, medians of {profile.get('rounds')}.** The app and the raw endpoint's "
+        "process (which serves the floor) are up together; every load point is measured on "
+        f"the app, the raw endpoint and the floor in turn, in {profile.get('rounds')} rounds "
+        "(the order rotating from round to round), and the window of median throughput is the one "
+        "shown, whole (`rounds_rps` in `results.json` holds every round's). A ratio then "
+        "compares windows minutes apart at most, not whole blocks of the run.",
         "",
         "<details><summary>Captured statements</summary>",
         "",
