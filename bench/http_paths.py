@@ -246,14 +246,16 @@ async def write_and_read(run: Run) -> None:
                         server.requests += point["ok_total"]
                         for table in WRITE_TABLES:
                             server.rows[table] += after[table] - before[table]
-                        windows.setdefault(f"{server.label}_c{concurrency}", []).append(point)
-                        run.log(
-                            f"  write {server.label} c={concurrency} round {round_ + 1}: "
-                            f"{point['throughput_rps']:.0f}/s p50 {point['p50_ms']} ms "
-                            f"p99 {point['p99_ms']} ms"
+                        _keep(
+                            run,
+                            windows,
+                            f"write {server.label}",
+                            point,
+                            concurrency=concurrency,
+                            round_=round_,
                         )
             for key, measured in windows.items():
-                write[key] = median_window(measured)
+                write[key.removeprefix("write ")] = median_window(measured)
             for server in servers.values():
                 rss[server.label] = {
                     "max_total_mb": round(server.sampler.max_total / MB, 1),
@@ -296,14 +298,26 @@ async def _read_rounds(
                     server.read_path, reader.group_id, reader.owner.token, *READ_PERIOD
                 )
                 point = await _load(run, server.service, make, concurrency, server.read_check)
-                windows.setdefault(f"{kind}_c{concurrency}", []).append(point)
-                run.log(
-                    f"  read {kind} c={concurrency} round {round_ + 1}: "
-                    f"{point['throughput_rps']:.0f}/s p50 {point['p50_ms']} ms "
-                    f"p99 {point['p99_ms']} ms"
-                )
+                _keep(run, windows, f"read {kind}", point, concurrency=concurrency, round_=round_)
     for key, measured in windows.items():
-        read[key] = median_window(measured)
+        read[key.removeprefix("read ")] = median_window(measured)
+
+
+def _keep(
+    run: Run,
+    windows: dict[str, list[dict[str, Any]]],
+    name: str,
+    point: dict[str, Any],
+    *,
+    concurrency: int,
+    round_: int,
+) -> None:
+    """Keep one window among its load point's (``<name>_c<concurrency>``), and log it."""
+    windows.setdefault(f"{name}_c{concurrency}", []).append(point)
+    run.log(
+        f"  {name} c={concurrency} round {round_ + 1}: {point['throughput_rps']:.0f}/s "
+        f"p50 {point['p50_ms']} ms p99 {point['p99_ms']} ms"
+    )
 
 
 def _driver_internal(statement: str) -> bool:
