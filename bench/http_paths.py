@@ -143,7 +143,6 @@ KINDS = ("app", "raw", "floor")
 class _Server:
     """One of the three servers of a worker count, up for all its load points."""
 
-    kind: str
     label: str
     service: Service
     write_path: str
@@ -161,15 +160,14 @@ async def _servers(run: Run, workers: int) -> dict[str, _Server]:
     (``bench/floor_api.py``): two pools of the app's size, not three (with two workers each,
     three would pass PostgreSQL's 100 connections). Their RSS is sampled throughout."""
     app = await run.stack.serve(workers, name=f"api-w{workers}")
-    app_rss = RssSampler(app).__enter__()
     raw = await run.stack.raw(run.script_path, workers)
-    raw_rss = RssSampler(raw).__enter__()
+    # Started once both are up: a failed start leaves no sampler running.
+    app_rss, raw_rss = RssSampler(app).__enter__(), RssSampler(raw).__enter__()
     return {
         "app": _Server(
-            "app", f"app_w{workers}", app, "/graphql", "/graphql", mutation_ok, query_ok, app_rss
+            f"app_w{workers}", app, "/graphql", "/graphql", mutation_ok, query_ok, app_rss
         ),
         "raw": _Server(
-            "raw",
             f"raw_w{workers}",
             raw,
             "/raw/add-expense",
@@ -179,7 +177,6 @@ async def _servers(run: Run, workers: int) -> dict[str, _Server]:
             raw_rss,
         ),
         "floor": _Server(
-            "floor",
             f"floor_w{workers}",
             raw,
             FLOOR_PATH,
