@@ -11,7 +11,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aequatio.persistence.tables import metadata as write_metadata
-from aequatio.projections.tables import READ_SCHEMA
+from aequatio.projections.tables import READ_SCHEMA, TRACKING_PARTITION
 from aequatio.projections.tables import metadata as read_metadata
 
 config = context.config
@@ -21,7 +21,13 @@ MANAGED_SCHEMAS = {None, "public", READ_SCHEMA}
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    return name in MANAGED_SCHEMAS if type_ == "schema" else True
+    """The managed schemas, and their tables but for the tracking tables' partitions (which
+    the migrations and replays manage; the models declare the partitioned tables only)."""
+    if type_ == "schema":
+        return name in MANAGED_SCHEMAS
+    if type_ == "table":
+        return not TRACKING_PARTITION.match(name or "")
+    return True
 
 
 def database_url() -> str:

@@ -9,10 +9,12 @@
    appliers hold it shared per transaction, so they pause meanwhile: the log line says how
    long): apply the events committed since the build (everything the rebuild has not
    tracked), replace the live tables by the rebuilt ones (renaming indexes and constraints
-   back to their migrated names), and make the projection's tracking rows equal to the
-   rebuild's, writing only the rows that differ (:mod:`tracking_sync`). Live consumption then
-   goes on against the new tables; events it receives that the catch-up already applied are
-   tracked, so they are skipped. Nothing is lost, nothing applied twice.
+   back to their migrated names), and replace the consumer's partitions of the tracking tables
+   by the rebuild's tracking tables (:func:`_swap_tracking`). Live consumption then goes on
+   against the new tables; events it receives that the catch-up already applied are tracked,
+   so they are skipped. Nothing is lost, nothing applied twice.
+
+Every step of the swap changes the catalog, not rows: its pause does not grow with the history.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from typing import Any
 from sqlalchemy import (
     Row,
     Select,
-    Table,
     and_,
     func,
     select,
@@ -46,8 +47,13 @@ from aequatio.persistence.event_store import ROW_JSON, envelope_of_json
 from aequatio.persistence.tables import events_store
 from aequatio.projections.base import Projection
 from aequatio.projections.runner import apply_all, projection_lock_key
-from aequatio.projections.tables import READ_SCHEMA, TRACKING_TABLES, processed_events
-from aequatio.projections.tracking_sync import sync_tracking
+from aequatio.projections.tables import (
+    READ_SCHEMA,
+    TRACKING_TABLES,
+    processed_events,
+    stream_positions,
+    tracking_partition,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +87,12 @@ async def replay(
     engine: AsyncEngine, projection: Projection, registry: EventRegistry
 ) -> ReplayReport:
     schema = rebuild_schema(projection)
-    tables = (*projection.tables, *TRACKING_TABLES)
     async with engine.begin() as connection:
-        await _prepare(connection, schema, tables)
+        await _prepare(connection, schema, projection)
     began = time.perf_counter()
     with _collecting_less():
         built = await _build(engine, projection, registry, schema)
-        await _index_tracking(engine, schema)
+        await _ready_to_attach(engine, schema, projection.consumer)
         built_at = time.perf_counter()
         async with engine.begin() as connection:
             await connection.execute(
@@ -96,50 +101,87 @@ async def replay(
             locked_at = time.perf_counter()
             await connection.execute(_PLAN_AFRESH)
             caught_up = await _catch_up(connection, projection, registry, schema)
+            swapped_at = time.perf_counter()
             await _swap(connection, projection, schema)
             paused = time.perf_counter() - locked_at
     log.info(
         "replayed %s: %d events built in %.1fs, %d caught up at the swap; live appliers "
-        "waited %.2fs for the swap",
+        "waited %.2fs for the swap (%.2fs catching up, %.2fs swapping)",
         projection.name,
         built,
         built_at - began,
         caught_up,
         paused,
+        swapped_at - locked_at,
+        paused - (swapped_at - locked_at),
     )
     return ReplayReport(projection.name, built, caught_up, paused)
 
 
-async def _prepare(connection: AsyncConnection, schema: str, tables: tuple[Table, ...]) -> None:
-    """Empty copies of ``tables`` in ``schema``, with their indexes, but for the tracking rows'
-    (see :func:`_index_tracking`)."""
+#: How full the rebuild's ``stream_positions`` pages are filled by inserts. A page's streams
+#: are inserted (by the tracking) and then advanced (an update of each, the same transaction):
+#: with room left on their page, the update is a heap-only tuple, where on a full page it
+#: writes a new entry in the primary key for every stream (9 ms a page against 6 in the lab).
+_ROOMY = 50
+
+
+async def _prepare(connection: AsyncConnection, schema: str, projection: Projection) -> None:
+    """Empty copies of the projection's tables in ``schema``, with their indexes, and of the
+    tracking tables: ``stream_positions`` with its primary key (the tracking upserts on it),
+    ``processed_events`` with none yet (see :func:`_ready_to_attach`)."""
     await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    for table in tables:
-        copied = "INCLUDING DEFAULTS" if table is processed_events else "INCLUDING ALL"
+    for table in (*projection.tables, *TRACKING_TABLES):
+        copied = "INCLUDING DEFAULTS" if table in TRACKING_TABLES else "INCLUDING ALL"
         await connection.execute(
             text(
                 f'CREATE TABLE "{schema}"."{table.name}" '
                 f'(LIKE "{READ_SCHEMA}"."{table.name}" {copied})'
             )
         )
-
-
-async def _index_tracking(engine: AsyncEngine, schema: str) -> None:
-    """The rebuild's tracking rows get their unique index once they are all written.
-
-    The build writes a tracking row per event, each event once (no conflict to detect), and
-    maintaining its two indexes row by row (random event ids) was PostgreSQL's largest cost
-    per event; one sort at the end costs a fraction of that. The catch-up, which looks events
-    up in it and may meet a redelivery, runs after, and the swap writes the rows that differ
-    into the live table, which has every index.
-    """
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                f'CREATE UNIQUE INDEX ON "{schema}"."{processed_events.name}" (consumer, event_id)'
-            )
+    streams = f'"{schema}"."{stream_positions.name}"'
+    partition = tracking_partition(stream_positions, projection.consumer)
+    await connection.execute(
+        text(
+            f'ALTER TABLE {streams} ADD CONSTRAINT "{partition}_pkey" '
+            "PRIMARY KEY (consumer, aggregate_id)"
         )
+    )
+    await connection.execute(text(f"ALTER TABLE {streams} SET (fillfactor = {_ROOMY})"))
+
+
+async def _ready_to_attach(engine: AsyncEngine, schema: str, consumer: str) -> None:
+    """Give the rebuild's tracking tables what attaching them as ``consumer``'s partitions needs
+    at the swap, built now, while live consumption goes on: the indexes of the partitioned
+    tables (attached as they are: none is built at the swap), and a check that every row is
+    ``consumer``'s (attaching trusts it instead of scanning the rows).
+
+    ``processed_events`` gets its indexes only now, that all its rows are written: the build
+    writes a tracking row per event, each event once (no conflict to detect), and maintaining
+    the indexes row by row (random event ids) was PostgreSQL's largest cost per event; one sort
+    at the end costs a fraction of that. The catch-up, which looks events up in it and may meet
+    a redelivery, runs after.
+    """
+    processed = tracking_partition(processed_events, consumer)
+    statements = [
+        f'ALTER TABLE "{schema}".processed_events ADD CONSTRAINT "{processed}_pkey" '
+        "PRIMARY KEY (consumer, event_id)",
+        f'CREATE INDEX "{processed}_position" ON "{schema}".processed_events (consumer, position)',
+    ]
+    for table in TRACKING_TABLES:
+        statements.append(
+            f'ALTER TABLE "{schema}"."{table.name}" ADD CONSTRAINT '
+            f'"{tracking_partition(table, consumer)}_consumer" '
+            f"CHECK (consumer = {_literal(consumer)})"
+        )
+    async with engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+def _literal(value: str) -> str:
+    """``value`` as an SQL string literal (a partition bound cannot be a parameter)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 async def _translated(connection: AsyncConnection, schema: str) -> AsyncConnection:
@@ -236,7 +278,7 @@ async def _build(
 ) -> int:
     """Apply the whole history a page at a time, each page in its own transaction; the next
     page is read (on another connection) and validated while one is applied."""
-    applied = 0
+    applied = pages_applied = 0
     pages = _pages(engine, projection.event_types(registry), registry)
     async with contextlib.aclosing(pages):
         async for page in pages:
@@ -245,7 +287,36 @@ async def _build(
                 target = await _translated(connection, schema)
                 await _apply_page(target, projection, registry, page)
             applied += len(page.positions)
+            pages_applied += 1
+            if pages_applied in _ANALYZED_AFTER:
+                await _analyze(engine, schema)
     return applied
+
+
+#: The pages after which the rebuild's tables are analyzed: statistics as they fill up.
+_ANALYZED_AFTER = frozenset(4**power for power in range(12))
+
+
+async def _analyze(engine: AsyncEngine, schema: str) -> None:
+    """Give the planner statistics of the rebuild's tables (``ANALYZE`` samples a bounded number
+    of rows: milliseconds, whatever their size), after pages 1, 4, 16, 64...
+
+    Never analyzed (autovacuum analyzes a table a minute or more after it changed), a table
+    is planned with default selectivities: ``consumer = :consumer`` is guessed to match half a
+    percent of ``stream_positions`` where it matches every row, and advancing a page's streams
+    hashed the whole table for every page (120 ms a page at 300,000 events, a replay
+    quadratic in the history) instead of probing the primary key a thousand times (7 ms).
+    """
+    async with engine.connect() as connection:
+        names = (
+            await connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
+                {"schema": schema},
+            )
+        ).scalars()
+        for name in names.all():
+            await connection.execute(text(f'ANALYZE "{schema}"."{name}"'))
+        await connection.commit()
 
 
 async def _pages(
@@ -337,8 +408,66 @@ async def _swap(connection: AsyncConnection, projection: Projection, schema: str
         await _restore_index_names(connection, table.name, names)
         for grant in grants:
             await connection.execute(text(grant.replace("{table}", live)))
-    await sync_tracking(connection, projection.consumer, schema)
+    await _swap_tracking(connection, projection.consumer, schema)
     await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+async def _swap_tracking(connection: AsyncConnection, consumer: str, schema: str) -> None:
+    """Replace ``consumer``'s partition of each tracking table by the rebuild's table.
+
+    Dropping the live partition locks the whole tracking table until the swap commits (every
+    consumer waits: milliseconds, the swap's remaining statements are catalog changes). A
+    consumer no migration gave a partition has its rows in the default partition: they are
+    deleted there (as long as they are many, once), and it has a partition from then on.
+    The tracking rows are the rebuild's, ``applied_at`` included: when the rebuilt projection
+    applied the event. The new partition gets the grants the old one had (those of the
+    partitioned table when there was none).
+    """
+    for table in TRACKING_TABLES:
+        live = f'"{READ_SCHEMA}"."{table.name}"'
+        partition = tracking_partition(table, consumer)
+        current = await _partition_of(connection, table.name, consumer)
+        if current is None:
+            grants = await _grants(connection, live)
+            await connection.execute(
+                text(f"DELETE FROM {live} WHERE consumer = :consumer"),  # noqa: S608 - our names
+                {"consumer": consumer},
+            )
+        else:
+            grants = await _grants(connection, f'"{READ_SCHEMA}"."{current}"')
+            await connection.execute(text(f'DROP TABLE "{READ_SCHEMA}"."{current}"'))
+        await connection.execute(
+            text(f'ALTER TABLE "{schema}"."{table.name}" RENAME TO "{partition}"')
+        )
+        await connection.execute(
+            text(f'ALTER TABLE "{schema}"."{partition}" SET SCHEMA "{READ_SCHEMA}"')
+        )
+        attached = f'"{READ_SCHEMA}"."{partition}"'
+        bound = _literal(consumer)
+        await connection.execute(
+            text(f"ALTER TABLE {live} ATTACH PARTITION {attached} FOR VALUES IN ({bound})")
+        )
+        await connection.execute(
+            text(f'ALTER TABLE {attached} DROP CONSTRAINT "{partition}_consumer"')
+        )
+        for grant in grants:
+            await connection.execute(text(grant.replace("{table}", attached)))
+
+
+async def _partition_of(connection: AsyncConnection, table: str, consumer: str) -> str | None:
+    """The name of ``consumer``'s own partition of ``read.<table>``, if it has one."""
+    partition: str | None = (
+        await connection.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = CAST(:parent AS regclass) "
+                "AND pg_get_expr(c.relpartbound, c.oid) "
+                "= format('FOR VALUES IN (%L)', CAST(:consumer AS text))"
+            ),
+            {"parent": f'"{READ_SCHEMA}"."{table}"', "consumer": consumer},
+        )
+    ).scalar_one_or_none()
+    return partition
 
 
 async def _grants(connection: AsyncConnection, table: str) -> list[str]:

@@ -1,8 +1,16 @@
 """Tables of the read side (PostgreSQL schema ``read``): consumer tracking, then one block per
 read model. Created by Alembic migrations; replay copies them into a rebuild schema.
+
+The two tracking tables are partitioned by consumer (``LIST``): each consumer the migrations
+know has a partition of its own (:func:`tracking_partition`), any other consumer's rows go to
+the ``_default`` partition. A replay builds a consumer's tracking rows in a table of their own
+and swaps it in whole, as a partition (``aequatio.projections.replay``).
 """
 
 from __future__ import annotations
+
+import re
+import zlib
 
 from sqlalchemy import (
     BigInteger,
@@ -47,6 +55,7 @@ processed_events = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     PrimaryKeyConstraint("consumer", "event_id"),
     Index("ix_processed_events_consumer_position", "consumer", "position"),
+    postgresql_partition_by="LIST (consumer)",
 )
 
 #: The last version of each aggregate a consumer applied: events apply in version order only.
@@ -57,9 +66,22 @@ stream_positions = Table(
     Column("aggregate_id", Uuid, nullable=False),
     Column("version", Integer, nullable=False),
     PrimaryKeyConstraint("consumer", "aggregate_id"),
+    postgresql_partition_by="LIST (consumer)",
 )
 
 TRACKING_TABLES = (processed_events, stream_positions)
+#: A tracking table's partition names: ``<table>__<consumer>`` and ``<table>_default``.
+TRACKING_PARTITION = re.compile(r"^(processed_events|stream_positions)_(_\w+|default)$")
+_NAME_LENGTH = 63
+
+
+def tracking_partition(table: Table, consumer: str) -> str:
+    """The name of ``consumer``'s partition of ``table``: ``processed_events__projection_balances``
+    for ``projection.balances`` (a checksum ends a name too long for PostgreSQL's 63 bytes)."""
+    name = f"{table.name}__{re.sub(r'[^a-z0-9]+', '_', consumer.lower()).strip('_')}"
+    if len(name) > _NAME_LENGTH - len("_position"):
+        name = f"{name[:45]}_{zlib.crc32(consumer.encode()):08x}"
+    return name
 
 
 def _timestamp(name: str, *, nullable: bool = False) -> Column[object]:

@@ -65,7 +65,9 @@ GRANT USAGE ON SCHEMA read TO aequatio_writer, aequatio_api_reader;
 
 -- 4. Ownership: every table, sequence and function of the application belongs to the migrator
 -- (only the owner may alter or drop them). Indexes, triggers and identity sequences follow
--- their tables; objects that belong to an extension are left alone.
+-- their tables; objects that belong to an extension are left alone. (A partition depends on its
+-- table automatically, as an owned sequence does on its column, but has an owner of its own; a
+-- partitioned table depends internally on its own partition key.)
 DO $$
 DECLARE
     relation record;
@@ -89,7 +91,8 @@ BEGIN
               SELECT FROM pg_catalog.pg_depend d
               WHERE d.classid = 'pg_catalog.pg_class'::regclass
                 AND d.objid = c.oid
-                AND d.deptype IN ('e', 'a', 'i')
+                AND d.refobjid <> c.oid
+                AND (d.deptype IN ('e', 'i') OR (d.deptype = 'a' AND NOT c.relispartition))
           )
     LOOP
         EXECUTE format('ALTER %s %s OWNER TO aequatio_migrator', relation.kind, relation.name);
