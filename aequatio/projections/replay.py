@@ -5,16 +5,19 @@
    projection listens to is applied there in event-store order, a page at a time, through the
    same ``apply_all`` as live consumption (the connection translates schema ``read`` to the rebuild
    schema). Queries keep reading the live tables; the live consumer keeps applying to them.
-2. **Swap**, in one transaction holding the projection's advisory lock exclusively (live
+2. **Catch-up**, live consumption still going on: the events committed during the build
+   (everything the rebuild has not tracked) are applied to the rebuild.
+3. **Swap**, in one transaction holding the projection's advisory lock exclusively (live
    appliers hold it shared per transaction, so they pause meanwhile: the log line says how
-   long): apply the events committed since the build (everything the rebuild has not
-   tracked), replace the live tables by the rebuilt ones (renaming indexes and constraints
-   back to their migrated names), and replace the consumer's partitions of the tracking tables
-   by the rebuild's tracking tables (:func:`_swap_tracking`). Live consumption then goes on
-   against the new tables; events it receives that the catch-up already applied are tracked,
-   so they are skipped. Nothing is lost, nothing applied twice.
+   long): apply the events the live consumer applied since that the rebuild has not (the two
+   tracking tables compared), replace the live tables by the rebuilt ones (renaming indexes
+   and constraints back to their migrated names), and replace the consumer's partitions of the
+   tracking tables by the rebuild's tracking tables (:func:`_swap_tracking`). Live consumption
+   then goes on against the new tables: an event the rebuild has tracked is skipped, any other
+   applied. Nothing is lost, nothing applied twice.
 
-Every step of the swap changes the catalog, not rows: its pause does not grow with the history.
+Besides that last catch-up, every step of the swap changes the catalog, not rows: its pause
+does not grow with the history.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 from sqlalchemy import (
     Row,
     Select,
+    Uuid,
     and_,
     func,
     select,
@@ -93,6 +97,9 @@ async def replay(
     with _collecting_less():
         built = await _build(engine, projection, registry, schema)
         await _ready_to_attach(engine, schema, projection.consumer)
+        async with engine.begin() as connection:
+            await connection.execute(_PLAN_AFRESH)
+            caught_up = await _catch_up(connection, projection, registry, schema, _late(projection))
         built_at = time.perf_counter()
         async with engine.begin() as connection:
             await connection.execute(
@@ -100,7 +107,9 @@ async def replay(
             )
             locked_at = time.perf_counter()
             await connection.execute(_PLAN_AFRESH)
-            caught_up = await _catch_up(connection, projection, registry, schema)
+            caught_up += await _catch_up(
+                connection, projection, registry, schema, _applied_live(projection, schema)
+            )
             swapped_at = time.perf_counter()
             await _swap(connection, projection, schema)
             paused = time.perf_counter() - locked_at
@@ -352,27 +361,19 @@ async def _pages(
 
 
 async def _catch_up(
-    connection: AsyncConnection, projection: Projection, registry: EventRegistry, schema: str
+    connection: AsyncConnection,
+    projection: Projection,
+    registry: EventRegistry,
+    schema: str,
+    missed: Any,
 ) -> int:
-    """Apply what the rebuild has not tracked yet: events committed during the build.
-
-    The anti-join reads the rebuild's tracking table (the connection translates ``read``), so
-    an event committed late with an early position is found as surely as a new one.
-    """
+    """Apply the stored events ``missed`` selects (a condition on ``events_store``), in position
+    order, to the rebuild; how many there were."""
     target = await _translated(connection, schema)
     rows = (
         await target.execute(
             _stored(_events_of(projection, registry))
-            .where(
-                ~select(processed_events.c.event_id)
-                .where(
-                    and_(
-                        processed_events.c.consumer == projection.consumer,
-                        processed_events.c.event_id == events_store.c.event_id,
-                    )
-                )
-                .exists()
-            )
+            .where(missed)
             .order_by(events_store.c.position)
         )
     ).all()
@@ -380,6 +381,49 @@ async def _catch_up(
         page = await _decode(rows[start : start + BATCH], registry)
         await _apply_page(target, projection, registry, page)
     return len(rows)
+
+
+def _late(projection: Projection) -> Any:
+    """The events the rebuild has not tracked: those committed during the build, applied
+    before the swap while live consumption goes on (the whole history is compared).
+
+    The anti-join reads the rebuild's tracking table (the connection translates ``read``), so
+    an event committed late with an early position is found as surely as a new one.
+    """
+    return ~(
+        select(processed_events.c.event_id)
+        .where(
+            and_(
+                processed_events.c.consumer == projection.consumer,
+                processed_events.c.event_id == events_store.c.event_id,
+            )
+        )
+        .exists()
+    )
+
+
+def _applied_live(projection: Projection, schema: str) -> Any:
+    """At the swap, the events the live consumer applied that the rebuild has not: those
+    committed since the catch-up before it (live appliers are stopped by then).
+
+    The two tracking tables are compared, not the history: an event committed since that
+    the live consumer has not applied yet is delivered to it after the swap, and applied to
+    the new tables (the rebuild has not tracked it either). The swap's pause does not grow
+    with the event store.
+    """
+    live = f'"{READ_SCHEMA}".processed_events'
+    rebuilt = f'"{schema}".processed_events'
+    applied = (
+        text(
+            f"SELECT l.event_id FROM {live} AS l WHERE l.consumer = :consumer "  # noqa: S608 - our names
+            f"AND NOT EXISTS (SELECT FROM {rebuilt} AS r "
+            "WHERE r.consumer = :consumer AND r.event_id = l.event_id)"
+        )
+        .bindparams(consumer=projection.consumer)
+        .columns(event_id=Uuid)
+        .subquery("applied_live")
+    )
+    return events_store.c.event_id.in_(select(applied.c.event_id))
 
 
 async def _apply_page(
