@@ -298,7 +298,7 @@ async def _build(
             applied += len(page.positions)
             pages_applied += 1
             if pages_applied in _ANALYZED_AFTER:
-                await _analyze(engine, schema)
+                await _analyze(engine, schema, projection)
     return applied
 
 
@@ -306,7 +306,7 @@ async def _build(
 _ANALYZED_AFTER = frozenset(4**power for power in range(12))
 
 
-async def _analyze(engine: AsyncEngine, schema: str) -> None:
+async def _analyze(engine: AsyncEngine, schema: str, projection: Projection) -> None:
     """Give the planner statistics of the rebuild's tables (``ANALYZE`` samples a bounded number
     of rows: milliseconds, whatever their size), after pages 1, 4, 16, 64...
 
@@ -317,14 +317,8 @@ async def _analyze(engine: AsyncEngine, schema: str) -> None:
     quadratic in the history) instead of probing the primary key a thousand times (7 ms).
     """
     async with engine.connect() as connection:
-        names = (
-            await connection.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
-                {"schema": schema},
-            )
-        ).scalars()
-        for name in names.all():
-            await connection.execute(text(f'ANALYZE "{schema}"."{name}"'))
+        for table in (*projection.tables, *TRACKING_TABLES):
+            await connection.execute(text(f'ANALYZE "{schema}"."{table.name}"'))
         await connection.commit()
 
 
